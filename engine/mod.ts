@@ -1,0 +1,24 @@
+/**
+ * tsight's tensor engine: float32/int32 tensors on the cpu (plain TypeScript reference
+ * kernels plus a WebAssembly SIMD tier), webgpu and meta (shapes only) devices.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "./mod.ts";
+ * const x = tensor([[1, 2], [3, 4]]);
+ * console.log(await x.softmax(-1).get("0").toArray());
+ * ```
+ *
+ * @module
+ */
+export { cat, stack, Tensor, where } from "./tensor.ts";
+export type { NestedArray, TensorLike } from "./tensor.ts";
+export { arange, full, ones, randn, tensor, zeros } from "./creation.ts";
+export type { TensorOptions } from "./creation.ts";
+export { parseIndex, resolveSlice, slice } from "./index.ts";
+export type { IndexItem, IndexSpec, ResolvedSlice, Slice } from "./index.ts";
+export { Rng } from "./random.ts";
+export { cpuTier, setCpuTier } from "./cpu/backend.ts";
+export type { CpuTier } from "./cpu/backend.ts";
+export { getBackend, hasBackend, registerBackend } from "./devices.ts";
+export type { Backend, Device, DType, Kernels, Op, Storage, TypedArray, View } from "./backend.ts";

@@ -1,0 +1,174 @@
+// Module and ModuleList: a tree of named children with dotted paths, named parameters, and
+// `call()`, which lets an installed hook see or replace a module's input and output. This file
+// owns the hook interface; trace/ implements it. With no hook, a call costs one null check.
+
+import type { Tensor } from "../engine/mod.ts";
+
+/**
+ * What a tracer installs on a module it needs to observe. Each method may return a
+ * replacement; returning `undefined` keeps the value as it is.
+ */
+export interface ModuleHook {
+  /** Before `forward`: sees the positional arguments, may return replacements. */
+  input?(module: Module, args: unknown[]): unknown[] | undefined;
+  /** Before `forward`: a returned box skips `forward` and uses `box.value` as the output. */
+  skip?(module: Module, args: unknown[]): { value: unknown } | undefined;
+  /** After `forward`: sees the output, may return a replacement. */
+  output?(module: Module, output: unknown): unknown;
+}
+
+/**
+ * A node of the model tree. Subclasses build children in their constructor with
+ * `addModule`, register weights with `addParameter`, and implement `forward`.
+ *
+ * @example
+ * ```ts
+ * import { Module } from "./module.ts";
+ * class Double extends Module {
+ *   forward(x: number) { return 2 * x; }
+ * }
+ * const m = new Double();
+ * m.call(21); // 42, and hooks installed on m see input [21] and output 42
+ * ```
+ */
+export abstract class Module {
+  /** The attribute name under the parent (`"attn"`, `"0"`), or `""` for the root. */
+  name = "";
+  /** The dotted path from the root (`"transformer.h.0.attn"`), `""` for the root. */
+  path = "";
+  /** The hook a tracer installed, or null. */
+  hook: ModuleHook | null = null;
+  #children = new Map<string, Module>();
+  #params = new Map<string, Tensor>();
+
+  /** The module's computation. Synchronous: no `await` inside a forward pass. */
+  abstract forward(...args: never[]): unknown;
+
+  /** Runs `forward`, letting an installed hook observe or replace input and output. */
+  call(...args: unknown[]): unknown {
+    const hook = this.hook;
+    if (hook === null) return (this.forward as (...a: unknown[]) => unknown)(...args);
+    if (hook.input) args = hook.input(this, args) ?? args;
+    const skipped = hook.skip?.(this, args);
+    let out = skipped ? skipped.value : (this.forward as (...a: unknown[]) => unknown)(...args);
+    if (hook.output) {
+      const replaced = hook.output(this, out);
+      if (replaced !== undefined) out = replaced;
+    }
+    return out;
+  }
+
+  /** Adds a child under `name` and returns it; its subtree's paths are updated. */
+  addModule<M extends Module>(name: string, child: M): M {
+    child.name = name;
+    this.#children.set(name, child);
+    child.#setPath(this.path === "" ? name : `${this.path}.${name}`);
+    return child;
+  }
+
+  #setPath(path: string): void {
+    this.path = path;
+    for (const [name, c] of this.#children) c.#setPath(`${path}.${name}`);
+  }
+
+  /** Registers (or replaces) a weight under `name`. */
+  addParameter(name: string, value: Tensor): Tensor {
+    this.#params.set(name, value);
+    return value;
+  }
+
+  /** A registered weight by name. */
+  parameter(name: string): Tensor {
+    const p = this.#params.get(name);
+    if (!p) throw new RangeError(`Module "${this.path}" has no parameter "${name}"`);
+    return p;
+  }
+
+  /** The direct children, in registration order. */
+  children(): [string, Module][] {
+    return [...this.#children];
+  }
+
+  /** One direct child by name, or undefined. */
+  child(name: string): Module | undefined {
+    return this.#children.get(name);
+  }
+
+  /** This module and every descendant with its dotted path, depth first. */
+  namedModules(): [string, Module][] {
+    const out: [string, Module][] = [[this.path, this]];
+    for (const [, c] of this.#children) out.push(...c.namedModules());
+    return out;
+  }
+
+  /** The module at a dotted path below this one (`"h.0.attn"`), or undefined. */
+  getModule(path: string): Module | undefined {
+    if (path === "") return this;
+    return path.split(".").reduce<Module | undefined>((m, part) => m?.child(part), this);
+  }
+
+  /** Every weight below this module keyed by full dotted path (`"transformer.wte.weight"`). */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, m] of this.namedModules()) {
+      for (const [name, t] of m.#params) out.push([path === "" ? name : `${path}.${name}`, t]);
+    }
+    return out;
+  }
+
+  /** Replaces a weight at a full dotted path (used by loaders). */
+  setParameter(path: string, value: Tensor): void {
+    const cut = path.lastIndexOf(".");
+    const owner = this.getModule(cut < 0 ? "" : path.slice(0, cut));
+    const name = path.slice(cut + 1);
+    if (!owner || !owner.#params.has(name)) throw new RangeError(`Unknown parameter "${path}"`);
+    owner.#params.set(name, value);
+  }
+}
+
+/**
+ * An indexed list of modules (`h.0`, `h.1`, ...). `at(-1)` counts from the end.
+ *
+ * @example
+ * ```ts
+ * import { Module, ModuleList } from "./module.ts";
+ * class Id extends Module { forward(x: unknown) { return x; } }
+ * const list = new ModuleList([new Id(), new Id()]);
+ * list.at(-1) === list.at(1); // true
+ * ```
+ */
+export class ModuleList<M extends Module = Module> extends Module {
+  #items: M[];
+
+  /** Makes a list and names its items "0", "1", ... */
+  constructor(items: M[]) {
+    super();
+    this.#items = items;
+    items.forEach((m, i) => this.addModule(String(i), m));
+  }
+  /** Number of items. */
+  get length(): number {
+    return this.#items.length;
+  }
+  /** Item `i`; negative counts from the end. */
+  at(i: number): M {
+    const j = i < 0 ? i + this.#items.length : i;
+    const m = this.#items[j];
+    if (!m) {
+      throw new RangeError(
+        `Index ${i} is out of range for "${this.path}" with ${this.#items.length} items (0 to ${
+          this.#items.length - 1
+        })`,
+      );
+    }
+    return m;
+  }
+  /** Iterates the items in order. */
+  [Symbol.iterator](): Iterator<M> {
+    return this.#items[Symbol.iterator]();
+  }
+  /** A list is a container: calling it is an error. */
+  forward(): never {
+    throw new TypeError(`ModuleList "${this.path}" is a container: call its items instead`);
+  }
+}
