@@ -15,12 +15,15 @@ export type TypedArray = Float32Array | Int32Array;
  * storage (packed weight panels, GPU uploads) can tell when they are stale.
  */
 export interface Storage {
+  /** The device holding the data. */
   readonly device: Device;
+  /** Element type. */
   readonly dtype: DType;
   /** Number of elements. */
   readonly size: number;
   /** Backend-specific handle: a typed array on cpu, a GPU buffer on webgpu, null on meta. */
   readonly buf: unknown;
+  /** Incremented by every in-place write. */
   version: number;
   /** Set for long-lived weights so backends may cache derived layouts of them. */
   constant?: boolean;
@@ -28,9 +31,13 @@ export interface Storage {
 
 /** A strided window onto a storage: element (i0, i1, ...) is at offset + sum(ik * strides[k]). */
 export interface View {
+  /** The storage viewed. */
   readonly storage: Storage;
+  /** Size of each axis. */
   readonly shape: readonly number[];
+  /** Elements to step per unit of each axis (0 for a broadcast axis, negative for reversed). */
   readonly strides: readonly number[];
+  /** Position of element (0, ..., 0). */
   readonly offset: number;
 }
 
@@ -63,8 +70,11 @@ export const BINARY_OPS = [
 /** Reductions over the last axis of a view. `argmax`/`argmin` return int32. */
 export const REDUCE_OPS = ["sum", "max", "min", "argmax", "argmin"] as const;
 
+/** Name of a unary elementwise op. */
 export type UnaryOp = typeof UNARY_OPS[number];
+/** Name of a binary elementwise op. */
 export type BinaryOp = typeof BINARY_OPS[number];
+/** Name of a last-axis reduction. */
 export type ReduceOp = typeof REDUCE_OPS[number];
 
 /** out[i] = f(x[i]); `out` is contiguous with x's shape. */
@@ -131,7 +141,9 @@ void _allOpsListed;
 
 /** What a device provides: allocation, transfer, and the kernel table. */
 export interface Backend {
+  /** The device this backend serves. */
   readonly device: Device;
+  /** The primitive kernels. */
   readonly kernels: Kernels;
   /** A new zero-filled storage of `size` elements. */
   alloc(size: number, dtype: DType): Storage;

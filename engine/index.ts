@@ -5,9 +5,13 @@ import { fmtShape } from "./layout.ts";
 
 /** A slice `start:stop:step`; omitted parts take NumPy's defaults. */
 export interface Slice {
+  /** Tags the item as a slice. */
   readonly kind: "slice";
+  /** First index (negative counts from the end); default 0, or the end for a negative step. */
   readonly start?: number;
+  /** Index to stop before; default the end, or before the start for a negative step. */
   readonly stop?: number;
+  /** Step, not 0; default 1. */
   readonly step?: number;
 }
 
@@ -83,8 +87,11 @@ export function parseIndex(spec: IndexSpec): IndexItem[] {
 
 /** A slice resolved against an axis length: the first element, the step and the count. */
 export interface ResolvedSlice {
+  /** First index, in range. */
   start: number;
+  /** Step. */
   step: number;
+  /** Number of elements selected. */
   length: number;
 }
 

@@ -21,4 +21,20 @@ export { Rng } from "./random.ts";
 export { cpuTier, setCpuTier } from "./cpu/backend.ts";
 export type { CpuTier } from "./cpu/backend.ts";
 export { getBackend, hasBackend, registerBackend } from "./devices.ts";
-export type { Backend, Device, DType, Kernels, Op, Storage, TypedArray, View } from "./backend.ts";
+export type {
+  Backend,
+  BinaryKernel,
+  BinaryOp,
+  Device,
+  DType,
+  Kernels,
+  Op,
+  ReduceKernel,
+  ReduceOp,
+  Storage,
+  TypedArray,
+  UnaryKernel,
+  UnaryOp,
+  View,
+} from "./backend.ts";
+export { ALL_OPS, BINARY_OPS, REDUCE_OPS, UNARY_OPS } from "./backend.ts";
