@@ -15,13 +15,42 @@ export interface TensorOptions {
   device?: Device;
 }
 
+/** The shape of nested arrays (from their first elements), checked to be regular everywhere. */
 function shapeOf(data: NestedArray): number[] {
   const shape: number[] = [];
-  let d: NestedArray = data;
-  while (Array.isArray(d)) {
+  for (let d: NestedArray = data; Array.isArray(d); d = d[0]) {
     shape.push(d.length);
-    d = d[0];
-    if (d === undefined) break;
+    if (d.length === 0) break;
+  }
+  const at: number[] = [];
+  const ragged = (why: string) =>
+    new TypeError(
+      `tensor: nested arrays are ragged at [${
+        at.join(", ")
+      }]: ${why} (the first elements give shape ${fmtShape(shape)})`,
+    );
+  const check = (d: NestedArray, axis: number): void => {
+    if (axis === shape.length) {
+      if (Array.isArray(d)) throw ragged("got an array, expected a number");
+      return;
+    }
+    if (!Array.isArray(d)) throw ragged(`got ${d}, expected an array of length ${shape[axis]}`);
+    if (d.length !== shape[axis]) throw ragged(`length ${d.length}, expected ${shape[axis]}`);
+    for (let i = 0; i < d.length; i++) {
+      at.push(i);
+      check(d[i], axis + 1);
+      at.pop();
+    }
+  };
+  check(data, 0);
+  return shape;
+}
+
+/** Throws a TypeError naming the op unless `shape` is a list of non-negative integers. */
+function checkShape(shape: readonly number[], op: string): readonly number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    const shown = Array.isArray(shape) ? fmtShape(shape) : JSON.stringify(shape);
+    throw new TypeError(`${op}: invalid shape ${shown}: use a list of non-negative integers`);
   }
   return shape;
 }
@@ -74,22 +103,26 @@ export function tensor(
   return fromHost(host, target, opts.device);
 }
 
-/** A tensor of `shape` filled with `value`. */
-export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-  const n = numel(shape);
+function filled(op: string, shape: readonly number[], value: number, opts: TensorOptions): Tensor {
+  const n = numel(checkShape(shape, op));
   const host = (opts.dtype ?? "float32") === "float32" ? new Float32Array(n) : new Int32Array(n);
   if (value !== 0) host.fill(value);
   return fromHost(host, shape, opts.device);
 }
 
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  return filled("full", shape, value, opts);
+}
+
 /** A tensor of zeros. */
 export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return filled("zeros", shape, 0, opts);
 }
 
 /** A tensor of ones. */
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return filled("ones", shape, 1, opts);
 }
 
 /**
@@ -112,8 +145,8 @@ export function randn(
   shape: readonly number[],
   opts: TensorOptions & { seed?: number; std?: number; mean?: number } = {},
 ): Tensor {
+  const n = numel(checkShape(shape, "randn"));
   const rng = new Rng(opts.seed ?? Date.now());
-  const n = numel(shape);
   const host = new Float32Array(n);
   const std = opts.std ?? 1, mean = opts.mean ?? 0;
   for (let i = 0; i < n; i++) host[i] = mean + std * rng.normal();

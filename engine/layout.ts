@@ -133,6 +133,10 @@ export function viewStrides(
   target: readonly number[],
 ): number[] | null {
   if (isContiguous(shape, strides)) return contiguousStrides(target);
+  // An empty tensor has no elements to lay out, so any view of it is fine (as in PyTorch).
+  if (numel(shape) === 0) {
+    return target.join() === shape.join() ? [...strides] : contiguousStrides(target);
+  }
   if (shape.length === 0) return target.map(() => 1);
   const out = new Array<number>(target.length).fill(1);
   let viewD = target.length - 1;

@@ -92,10 +92,15 @@ export class Tensor {
   /** A copy of the elements in row-major order. */
   async data(): Promise<TypedArray> {
     const c = this.contiguous();
-    return await c.backend.read(c.storage, c.offset, c.size);
+    try {
+      return await c.backend.read(c.storage, c.offset, c.size);
+    } finally {
+      if (c !== this) c.dispose(); // the temporary copy of a strided view (webgpu memory)
+    }
   }
   /** The elements synchronously; only on the cpu device. */
   dataSync(): TypedArray {
+    if (this.device === "meta") throw metaHasNoData("dataSync()", this.shape);
     const c = this.contiguous();
     const read = c.backend.readSync;
     if (!read) {
@@ -218,8 +223,22 @@ export class Tensor {
     if (typeof value === "number") {
       this.backend.kernels.fill(region.asView(), value);
     } else {
-      const src = this.#onDevice(value, "set").#cast(this.dtype);
-      const strides = broadcastStrides(src.shape, src.strides, region.shape, "set");
+      const given = this.#onDevice(value, "set");
+      let src = given.#cast(this.dtype);
+      // Leading unit axes beyond the region's rank are dropped, as torch's setitem does.
+      while (src.ndim > region.ndim && src.shape[0] === 1) src = src.squeeze(0);
+      // A source sharing this storage is copied first, so overlapping regions read before writing.
+      if (src.storage === this.storage) src = src.clone();
+      let strides: number[];
+      try {
+        strides = broadcastStrides(src.shape, src.strides, region.shape, "set");
+      } catch {
+        throw new RangeError(
+          `set: cannot broadcast ${fmtShape(given.shape)} to ${
+            fmtShape(region.shape)
+          }, the region ${JSON.stringify(index)} selects of ${fmtShape(this.shape)}`,
+        );
+      }
       this.backend.kernels.copy(region.asView(), { ...src.asView(), shape: region.shape, strides });
     }
     this.storage.version++;
@@ -251,6 +270,7 @@ export class Tensor {
     if (device === this.device) return this;
     const target = getBackend(device);
     if (device === "meta") return new Tensor(target.alloc(this.size, this.dtype), this.shape);
+    if (this.device === "meta") throw metaHasNoData(`to("${device}")`, this.shape);
     return new Tensor(target.fromData(this.dataSync()), this.shape);
   }
   /** Copies this tensor to another device, also from webgpu (which needs an async read). */
@@ -385,7 +405,12 @@ export class Tensor {
       outShape = keepdim ? this.shape.map(() => 1) : [];
     } else {
       const a = normAxis(dim, this.ndim, name);
-      if (this.shape[a] === 0) throw new RangeError(`${name}: cannot reduce an empty axis ${dim}`);
+      // An empty sum is 0 (and its mean NaN), as in NumPy; max/min/arg* have no identity.
+      if (this.shape[a] === 0 && op !== "sum") {
+        throw new RangeError(
+          `${name}: cannot reduce an empty axis ${dim} of shape ${fmtShape(this.shape)}`,
+        );
+      }
       const order = [...this.shape.keys()].filter((i) => i !== a).concat(a);
       x = x.permute(...order);
       outShape = keepdim
@@ -467,7 +492,11 @@ export class Tensor {
     let a = this.#cast("float32");
     let b = this.#onDevice(other, "matmul").#cast("float32");
     if (a.ndim === 0 || b.ndim === 0) {
-      throw new TypeError("matmul: operands must have at least one axis");
+      throw new TypeError(
+        `matmul: operands must have at least one axis, got shapes ${fmtShape(this.shape)} and ${
+          fmtShape(other.shape)
+        }: use mul() for scalars`,
+      );
     }
     const aVec = a.ndim === 1, bVec = b.ndim === 1;
     if (aVec) a = a.unsqueeze(0);
@@ -574,7 +603,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
       : new Tensor(cond.backend.fromData(Float32Array.of(v)), []);
   const [ta, tb] = [toT(a), toT(b)];
   for (const t of [ta, tb]) {
-    if (t.device !== cond.device) throw new TypeError(`where: tensors are on different devices`);
+    if (t.device !== cond.device) throw differentDevices("where", cond.device, t.device);
   }
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, "where"), tb.shape, "where");
   const bv = (t: Tensor): View => ({
@@ -599,7 +628,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
         `cat: shapes ${fmtShape(first.shape)} and ${fmtShape(t.shape)} differ outside axis ${dim}`,
       );
     }
-    if (t.device !== first.device) throw new TypeError(`cat: tensors are on different devices`);
+    if (t.device !== first.device) throw differentDevices("cat", first.device, t.device);
   }
   const dtype = tensors.some((t) => t.dtype === "float32") ? "float32" : "int32";
   const shape = [...first.shape];
@@ -622,6 +651,15 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError("stack: needs at least one tensor");
   const a = normAxis(dim, tensors[0].ndim + 1, "stack");
+  for (const t of tensors) {
+    if (t.shape.join() !== tensors[0].shape.join()) {
+      throw new RangeError(
+        `stack: shapes ${fmtShape(tensors[0].shape)} and ${
+          fmtShape(t.shape)
+        } differ: stack needs equal shapes`,
+      );
+    }
+  }
   return cat(tensors.map((t) => t.unsqueeze(a)), a);
 }
 
@@ -636,6 +674,20 @@ function nest(data: TypedArray, shape: readonly number[]): NestedArray {
     return out;
   };
   return build(0, 0);
+}
+
+function differentDevices(op: string, a: Device, b: Device): TypeError {
+  return new TypeError(
+    `${op}: tensors are on different devices ("${a}" and "${b}"): move one with .to()`,
+  );
+}
+
+function metaHasNoData(op: string, shape: readonly number[]): TypeError {
+  return new TypeError(
+    `${op}: a tensor on the meta device has no data, only its shape ${
+      fmtShape(shape)
+    }: run on "cpu" or "webgpu" to get values`,
+  );
 }
 
 function describe(v: unknown): string {
