@@ -1,0 +1,121 @@
+// Keys and values of past positions, per layer, so a decoding step runs on new tokens only.
+// Only Tensor ops (zeros, set, get), so it works on any device; it never reads data back.
+
+import { type Device, slice, type Tensor, zeros } from "../../engine/mod.ts";
+
+/** The sizes a cache needs from the model config. */
+export interface KVCacheShape {
+  /** Number of blocks. */
+  nLayer: number;
+  /** Attention heads per block. */
+  nHead: number;
+  /** Channels per head (n_embd / n_head). */
+  headSize: number;
+}
+
+/** Options of {@link KVCache}. */
+export interface KVCacheOptions {
+  /** Rows in the batch. */
+  batch: number;
+  /** Positions to preallocate; the cache grows (doubling) past it. Default 64. */
+  capacity?: number;
+  /** Device of the buffers; default cpu. */
+  device?: Device;
+}
+
+/**
+ * Per-layer key and value buffers (B, nh, capacity, hs), filled front to back. During one
+ * forward every layer appends the same T positions with `update`; the model then calls
+ * `advance(T)`, so `length` is the number of positions all layers hold.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { KVCache } from "./kv_cache.ts";
+ * const cache = new KVCache({ nLayer: 1, nHead: 2, headSize: 4 }, { batch: 1, capacity: 8 });
+ * const [k, v] = cache.update(0, zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]));
+ * cache.advance(3);
+ * console.log(k.shape, cache.length); // [1, 2, 3, 4] 3
+ * ```
+ */
+export class KVCache {
+  /** Rows in the batch. */
+  readonly batch: number;
+  readonly #shape: KVCacheShape;
+  readonly #device: Device;
+  #keys: Tensor[];
+  #values: Tensor[];
+  #capacity: number;
+  #length = 0;
+
+  /** Allocates zeroed buffers for `capacity` positions. */
+  constructor(shape: KVCacheShape, opts: KVCacheOptions) {
+    const capacity = opts.capacity ?? 64;
+    if (!Number.isInteger(opts.batch) || opts.batch < 1) {
+      throw new RangeError(`KVCache batch is ${opts.batch}: it must be a positive integer`);
+    }
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`KVCache capacity is ${capacity}: it must be a positive integer`);
+    }
+    this.batch = opts.batch;
+    this.#shape = shape;
+    this.#device = opts.device ?? "cpu";
+    this.#capacity = capacity;
+    this.#keys = this.#alloc(capacity);
+    this.#values = this.#alloc(capacity);
+  }
+
+  /** Positions every layer holds (the past length seen by the next forward). */
+  get length(): number {
+    return this.#length;
+  }
+  /** Positions that fit before the buffers grow. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  #alloc(capacity: number): Tensor[] {
+    const { nLayer, nHead, headSize } = this.#shape;
+    const shape = [this.batch, nHead, capacity, headSize]; // (B, nh, cap, hs)
+    return Array.from({ length: nLayer }, () => zeros(shape, { device: this.#device }));
+  }
+
+  #grow(needed: number): void {
+    const capacity = Math.max(needed, 2 * this.#capacity);
+    const keep = [slice(), slice(), slice(0, this.#length)];
+    const move = (old: Tensor[]) =>
+      this.#alloc(capacity).map((t, i) => t.set(keep, old[i].get(keep)));
+    this.#keys = move(this.#keys);
+    this.#values = move(this.#values);
+    this.#capacity = capacity;
+  }
+
+  /**
+   * Writes layer `layer`'s new keys and values (B, nh, T, hs) after the `length` positions
+   * already held and returns views of all of them (B, nh, length + T, hs).
+   */
+  update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const [B, nh, T, hs] = k.shape;
+    const { nLayer, nHead, headSize } = this.#shape;
+    if (!(layer >= 0 && layer < nLayer)) {
+      throw new RangeError(`KVCache layer ${layer} is out of range: the cache has ${nLayer}`);
+    }
+    if (k.ndim !== 4 || B !== this.batch || nh !== nHead || hs !== headSize) {
+      throw new RangeError(
+        `KVCache.update: keys have shape [${k.shape}], expected [${this.batch}, ${nHead}, T, ${headSize}]`,
+      );
+    }
+    const end = this.#length + T;
+    if (end > this.#capacity) this.#grow(end);
+    const fresh = [slice(), slice(), slice(this.#length, end)];
+    const held = [slice(), slice(), slice(0, end)];
+    const keys = this.#keys[layer].set(fresh, k); // (B, nh, cap, hs)
+    const values = this.#values[layer].set(fresh, v); // (B, nh, cap, hs)
+    return [keys.get(held), values.get(held)]; // (B, nh, length + T, hs) each
+  }
+
+  /** Commits `T` positions written by `update` on every layer. */
+  advance(T: number): void {
+    this.#length += T;
+  }
+}
