@@ -1,9 +1,10 @@
-// The cpu device: host typed arrays as storage, reference kernels, and the WebAssembly SIMD
-// tier for matmul when it is enabled (the default). Synchronous reads are allowed here.
+// The cpu device: host typed arrays as storage and two kernel tiers: the plain-TypeScript
+// reference (the oracle) and the fast tier (compiled loops, WebAssembly SIMD matmul; default). Synchronous reads are allowed here.
 
 import type { Backend, DType, Kernels, Storage, TypedArray, View } from "../backend.ts";
 import { typedArrayFor } from "../backend.ts";
 import { referenceKernels } from "./reference.ts";
+import { compiledKernels } from "./compiled.ts";
 import { fastMatmul } from "./fast/mod.ts";
 
 /** Which cpu kernels run: the plain-TypeScript oracle or the SIMD fast tier. */
@@ -23,11 +24,12 @@ export function cpuTier(): CpuTier {
   return tier;
 }
 
-const kernels: Kernels = {
+/** The fast tier: compiled elementwise/row loops and the WebAssembly SIMD matmul. */
+const fastKernels: Kernels = {
   ...referenceKernels,
+  ...compiledKernels,
   matmul: (out: View, a: View, b: View) => {
-    if (tier === "fast" && fastMatmul(out, a, b)) return;
-    referenceKernels.matmul(out, a, b);
+    if (!fastMatmul(out, a, b)) referenceKernels.matmul(out, a, b);
   },
 };
 
@@ -38,7 +40,9 @@ function storage(buf: TypedArray, dtype: DType): Storage {
 /** The cpu backend. */
 export const cpuBackend: Backend = {
   device: "cpu",
-  kernels,
+  get kernels(): Kernels {
+    return tier === "fast" ? fastKernels : referenceKernels;
+  },
   alloc: (size, dtype) => storage(typedArrayFor(dtype, size), dtype),
   fromData: (data, opts) =>
     storage(

@@ -1,0 +1,33 @@
+// The webgpu kernel table: every primitive of engine/backend.ts's Kernels, generated as WGSL
+// by family. Assembles the families only; recording and memory belong to the backend.
+
+import type { Kernels } from "../../backend.ts";
+import type { Host } from "./_common.ts";
+import { elementwiseKernels } from "./elementwise.ts";
+import { gatherKernels } from "./gather.ts";
+import { matmulKernel } from "./matmul.ts";
+import { reduceKernels } from "./reduce.ts";
+import { rowKernels } from "./rows.ts";
+
+export type { Host } from "./_common.ts";
+
+/**
+ * The kernel table for one webgpu backend.
+ *
+ * @example
+ * ```ts
+ * import { webgpuKernels } from "./mod.ts";
+ * import type { Host } from "./_common.ts";
+ * declare const host: Host;
+ * const kernels = webgpuKernels(host); // kernels.matmul(out, a, b) records a dispatch
+ * ```
+ */
+export function webgpuKernels(host: Host): Kernels {
+  return {
+    ...elementwiseKernels(host),
+    ...reduceKernels(host),
+    ...rowKernels(host),
+    ...gatherKernels(host),
+    matmul: matmulKernel(host),
+  } satisfies Kernels;
+}
