@@ -12,3 +12,5 @@
  * @module
  */
 export * from "./engine/mod.ts";
+export * from "./trace/mod.ts";
+export * from "./model/mod.ts";

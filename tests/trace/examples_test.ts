@@ -1,0 +1,31 @@
+// The tutorial example runs cell by cell on the tiny-gpt2 fixture and prints the lengths and
+// shapes the notebook shows (the demo runs the same function on GPT-2 or a random model).
+
+import assert from "node:assert/strict";
+import { LanguageModel } from "../../trace/language_model.ts";
+import { multipleTokenGeneration } from "../../examples/multiple_token_generation.ts";
+import { FIXTURE } from "../model/_tiny_gpt2.ts";
+
+Deno.test("examples: multiple_token_generation reproduces every cell", async () => {
+  const model = await LanguageModel.load(FIXTURE.pathname, { device: "cpu" });
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) =>
+    void lines.push(a.map((x) => typeof x === "string" ? x : JSON.stringify(x)).join(" "));
+  try {
+    await multipleTokenGeneration(model);
+  } finally {
+    console.log = log;
+  }
+  const text = lines.join("\n");
+  assert.match(text, /Prompt: "The Eiffel Tower is in the city of"/);
+  assert.match(
+    text,
+    /Hidden state 1 shape: \[1,10,32\]\nHidden state 2 shape: \[1,1,32\]\nHidden state 3 shape: \[1,1,32\]/,
+  );
+  assert.match(text, /## \.all\(\)\nHidden state length: 3/);
+  assert.match(text, /## \.all\(\) on transformer\.h only\nHidden state length: 1/);
+  assert.match(text, /Intervened steps: 3/);
+  assert.match(text, /## a \.next\(\) loop\nHidden state length: 3/);
+  assert.match(text, /Collected: 50 outputs; first \[1,10,32\] then \[1,1,32\]/);
+});

@@ -1,0 +1,110 @@
+// The modules a graph names and the hooks set on them: one entry per module path with its
+// getters and call counter. Installs and removes hooks; what an event does is the caller's.
+
+import type { Module, ModuleHook } from "../model/module.ts";
+import type { Node } from "./graph.ts";
+
+/** One hooked module: its getters by event and how often it has been called. */
+export interface Entry {
+  module: Module;
+  path: string;
+  /** Calls so far in this run; call n is iteration n. */
+  calls: number;
+  inputs: Node[];
+  outputs: Node[];
+  /** Set by a skip node during the input event; read by the skip hook. */
+  skipBox: { value: unknown } | null;
+}
+
+/** Models with a trace running: a second trace on one of them must wait. */
+const BUSY = new WeakSet<Module>();
+
+/** Handles one event: returns a replacement value or undefined. */
+export type EventHandler = (e: Entry, input: boolean, value: unknown, iteration: number) => unknown;
+
+/**
+ * The hooks of one run. While `muted` (a module called by the graph itself), events are
+ * ignored and not counted.
+ *
+ * @example
+ * ```ts ignore
+ * const hooks = new HookSet(model);
+ * hooks.add(getterNode);
+ * hooks.install((e, input, value, it) => undefined);
+ * try { model.call(x); } finally { hooks.uninstall(); }
+ * ```
+ */
+export class HookSet {
+  /** Entries by module path. */
+  readonly entries = new Map<string, Entry>();
+  /** True while events must be ignored. */
+  muted = false;
+  readonly #root: Module;
+  #installed = false;
+
+  /** Hooks for modules below `root`. */
+  constructor(root: Module) {
+    this.#root = root;
+  }
+
+  /** Registers a getter node on its module. */
+  add(node: Node): void {
+    const path = node.path!;
+    let e = this.entries.get(path);
+    if (!e) {
+      const module = this.#root.getModule(path);
+      if (!module) throw new RangeError(`Unknown module "${path}" in the graph`);
+      e = { module, path, calls: 0, inputs: [], outputs: [], skipBox: null };
+      this.entries.set(path, e);
+    }
+    (node.kind === "output" ? e.outputs : e.inputs).push(node);
+  }
+
+  /** Sets a hook on every registered module; refuses if one already has a hook. */
+  install(handle: EventHandler): void {
+    const busy = BUSY.has(this.#root)
+      ? this.#root
+      : [...this.entries.values()].find((e) => e.module.hook !== null)?.module;
+    if (busy) {
+      throw new Error(
+        `Module "${
+          busy.path || "model"
+        }" is already being traced: another trace is running on this model; await it before starting the next`,
+      );
+    }
+    BUSY.add(this.#root);
+    this.#installed = true;
+    for (const e of this.entries.values()) e.module.hook = this.#hook(e, handle);
+  }
+
+  /** Removes every hook `install` set (nothing when install refused). */
+  uninstall(): void {
+    if (!this.#installed) return;
+    for (const e of this.entries.values()) e.module.hook = null;
+    BUSY.delete(this.#root);
+    this.#installed = false;
+  }
+
+  /** How many times the module at `path` was called (registered modules only). */
+  calls(path: string): number {
+    return this.entries.get(path)?.calls ?? 0;
+  }
+
+  #hook(e: Entry, handle: EventHandler): ModuleHook {
+    return {
+      input: (_m, args) => {
+        if (this.muted) return undefined;
+        const it = e.calls++;
+        return e.inputs.length ? handle(e, true, args, it) as unknown[] | undefined : undefined;
+      },
+      skip: () => {
+        const box = e.skipBox;
+        e.skipBox = null;
+        return box ?? undefined;
+      },
+      output: e.outputs.length
+        ? (_m, out) => (this.muted ? undefined : handle(e, false, out, e.calls - 1))
+        : undefined,
+    };
+  }
+}

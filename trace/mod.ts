@@ -1,0 +1,60 @@
+/**
+ * tsight's intervention runtime: record what to read and change inside a model with proxies
+ * and envoys, then run it interleaved with the model's forward passes (nnsight's model).
+ *
+ * @example
+ * ```ts ignore
+ * import { LanguageModel, list } from "./mod.ts";
+ * const model = await LanguageModel.load("openai-community/gpt2");
+ * const hs = list().save();
+ * await model.generate("Hello", { maxNewTokens: 5 }, () => {
+ *   model.transformer.h.all(() => hs.append(model.transformer.h[-1].output[0]));
+ * });
+ * console.log(hs.value.length); // 5
+ * ```
+ *
+ * @module
+ */
+export {
+  type AttentionEnvoy,
+  type BlockEnvoy,
+  type EnvoyList,
+  type GeneratorEnvoy,
+  LanguageModel,
+  type LanguageModelLoadOptions,
+  type MLPEnvoy,
+  type ModelInput,
+  type TransformerEnvoy,
+} from "./language_model.ts";
+export {
+  NNsight,
+  type NNsightOptions,
+  type RunMode,
+  type RunResult,
+  type TraceFn,
+  type TraceRequest,
+} from "./nnsight.ts";
+export { type Resolved, Tracer } from "./tracer.ts";
+export { Envoy } from "./envoy.ts";
+export { dict, DictProxy, list, ListProxy } from "./containers.ts";
+export type { InterventionProxy, Value } from "./proxy.ts";
+export { Graph, type GraphJSON, type Node, type NodeOp } from "./graph.ts";
+export { parseSteps, type Steps, type StepSpec } from "./steps.ts";
+export { InterventionError, MissingValueError, OutOfOrderError } from "./errors.ts";
+export type { AddOptions, EventKind } from "./graph.ts";
+export {
+  AS_NODE,
+  type NodeLike,
+  type Proxied,
+  type Recorder,
+  type TensorMembers,
+} from "./proxy.ts";
+export type { RunPlan } from "./tracer.ts";
+export type { InvokeRows } from "./interleaver.ts";
+// Model types the tracing API names (the model layer exports them too).
+export type { GenerateOptions } from "../model/generate.ts";
+export type { GPT2Config } from "../model/config.ts";
+export type { Module, ModuleHook } from "../model/module.ts";
+export type { GPT2LMHeadModel } from "../model/gpt2/model.ts";
+export type { Tokenizer } from "../model/tokenizer.ts";
+export type { LoadGPT2Options } from "../model/load.ts";

@@ -1,0 +1,240 @@
+// NNsight: wraps any Module so it can be traced (trace, scan, iter/all, serialised requests);
+// unknown properties resolve to the root envoy's children. Knows no model family or tokenizer.
+
+import { cat, type Device, Tensor } from "../engine/mod.ts";
+import type { Module } from "../model/module.ts";
+import { Envoy } from "./envoy.ts";
+import { decodeValue, encodeValue, Graph, type GraphJSON } from "./graph.ts";
+import type { StepSpec } from "./steps.ts";
+import type { InvokeRows } from "./interleaver.ts";
+import { assertNotRecording, type InterventionProxy, type Value } from "./proxy.ts";
+import { record, type Resolved, type RunPlan, Tracer } from "./tracer.ts";
+
+/** How a traced run drives the model. */
+export type RunMode = { kind: "trace" } | { kind: "generate"; options: Record<string, unknown> };
+
+/** A recorded trace as JSON: run it elsewhere with `model.run(request)`. */
+export interface TraceRequest {
+  /** "tsight-request v1". */
+  format: string;
+  /** trace or generate (with its options). */
+  mode: RunMode;
+  /** One encoded input per invoke. */
+  inputs: unknown[];
+  /** The recorded graph. */
+  graph: GraphJSON;
+  /** The callback's return value, encoded with Refs to nodes. */
+  output: unknown;
+}
+
+/** The result of running a {@link TraceRequest}. */
+export interface RunResult {
+  /** The recorded callback's return value, resolved. */
+  output: Value;
+  /** Every saved node's value by node id. */
+  saved: Map<number, Value>;
+}
+
+/** Options of the NNsight constructor. */
+export interface NNsightOptions {
+  /** Builds a shape-only twin of the module on the meta device, for `scan()`. */
+  meta?: () => Module;
+}
+
+const REQUEST_FORMAT = "tsight-request v1";
+
+/** A function that records interventions. */
+export type TraceFn<R> = (tracer: Tracer) => R;
+
+/**
+ * Makes any Module traceable, like nnsight's `NNsight(module)`: its children are envoys
+ * (`net.fc1.output`), `trace(input, fn)` runs one forward pass with the recorded interventions.
+ * Inputs are tensors; several invokes are concatenated along axis 0.
+ *
+ * @example
+ * ```ts ignore
+ * const net = new NNsight(myModule) as NNsight & { fc1: Envoy };
+ * const out = await net.trace(tensor([[1, 2]]), () => net.fc1.output.save());
+ * ```
+ */
+export class NNsight<M extends Module = Module> {
+  /** The wrapped module. */
+  readonly module: M;
+  /** The root envoy. */
+  readonly envoy: Envoy;
+  /** Builds the meta twin for scan(). */
+  protected metaFactory?: () => Module;
+  /** The meta twin, once built. */
+  protected metaModule?: Module;
+
+  /** Wraps `module`; property reads that are not members go to the module's children. */
+  constructor(module: M, opts: NNsightOptions = {}) {
+    this.module = module;
+    this.envoy = Envoy.of(module);
+    this.metaFactory = opts.meta;
+    return new Proxy(this, HANDLER as ProxyHandler<NNsight<M>>);
+  }
+
+  /** One forward pass over the inputs of `fn`'s `tracer.invoke` calls. */
+  trace<R>(fn: TraceFn<R>): Promise<Resolved<R>>;
+  /** The module's output for `input`. */
+  trace(input: unknown): Promise<Value>;
+  /** One forward pass on `input` with the interventions `fn` records. */
+  trace<R>(input: unknown, fn: TraceFn<R>): Promise<Resolved<R>>;
+  trace(a: unknown, b?: TraceFn<unknown>): Promise<unknown> {
+    return typeof a === "function"
+      ? this.execute({ kind: "trace" }, [], a as TraceFn<unknown>)
+      : this.execute({ kind: "trace" }, [a], b);
+  }
+
+  /** Runs `fn`'s graph on the meta device: shapes and errors, no compute. */
+  scan<R>(input: unknown, fn: TraceFn<R>): Promise<Resolved<R>> {
+    return this.execute({ kind: "trace" }, [input], fn, true) as Promise<Resolved<R>>;
+  }
+
+  /** The root envoy's output (the model's final output) for the current steps. */
+  get output(): InterventionProxy {
+    return this.envoy.output;
+  }
+  /** The root envoy's first input. */
+  get input(): InterventionProxy {
+    return this.envoy.input;
+  }
+  /** Every step for every module while `fn` records (or, bare, for the rest of the trace). */
+  all(fn?: () => void): void {
+    if (fn) this.envoy.all(fn);
+    else this.envoy.all();
+  }
+  /** Steps `steps` (`3`, `"2:5"`, `[0, 2, 4]`) for every module while `fn` records. */
+  iter(steps: StepSpec, fn?: () => void): void {
+    if (fn) this.envoy.iter(steps, fn);
+    else this.envoy.iter(steps);
+  }
+  /** Moves every module's cursor `k` steps on. */
+  next(k = 1): this {
+    this.envoy.next(k);
+    return this;
+  }
+
+  /**
+   * Records `fn` without running it and returns the request as JSON (apply nodes excepted).
+   *
+   * @example
+   * ```ts ignore
+   * const req = model.record(() => model.lm_head.output.save(), { input: "Hello" });
+   * const { output } = await model.run(JSON.parse(JSON.stringify(req)));
+   * ```
+   */
+  record(fn: TraceFn<unknown>, opts: { input?: unknown; mode?: RunMode } = {}): TraceRequest {
+    const tracer = new Tracer();
+    if (opts.input !== undefined) tracer.inputs.push(opts.input);
+    const out = record(tracer, fn);
+    return {
+      format: REQUEST_FORMAT,
+      mode: opts.mode ?? { kind: "trace" },
+      inputs: tracer.inputs.map(encodeValue),
+      graph: tracer.graph.toJSON(),
+      output: encodeValue(out),
+    };
+  }
+
+  /** Runs a request made by `record()` (possibly after a JSON round trip). */
+  async run(request: TraceRequest): Promise<RunResult> {
+    if (request?.format !== REQUEST_FORMAT) {
+      throw new TypeError(`Not a tsight request: expected format "${REQUEST_FORMAT}"`);
+    }
+    const tracer = new Tracer(Graph.fromJSON(request.graph));
+    tracer.inputs.push(...request.inputs.map(decodeValue));
+    tracer.close();
+    const out = decodeValue(request.output);
+    const output = await this.runTracer(tracer, request.mode, out, false, false);
+    return { output, saved: tracer.savedValues() };
+  }
+
+  /** Records `fn` over `inputs` and runs it; no `fn` returns the model's output. */
+  protected execute(
+    mode: RunMode,
+    inputs: unknown[],
+    fn: TraceFn<unknown> | undefined,
+    meta = false,
+  ): Promise<unknown> {
+    assertNotRecording(); // synchronously, so the outer callback fails
+    const tracer = new Tracer();
+    tracer.inputs.push(...inputs);
+    let out: unknown;
+    try {
+      out = record(tracer, fn);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.runTracer(tracer, mode, out, meta, !fn);
+  }
+
+  /** Plans and runs a recorded tracer. */
+  protected async runTracer(
+    tracer: Tracer,
+    mode: RunMode,
+    out: unknown,
+    meta: boolean,
+    raw: boolean,
+  ): Promise<unknown> {
+    if (tracer.inputs.length === 0) {
+      throw new TypeError(
+        "The trace has no input: pass one to trace(input, fn) or call tracer.invoke(input, fn)",
+      );
+    }
+    const root = meta ? this.meta() : this.module;
+    const output = await tracer.run(root, this.plan(tracer.inputs, mode, root, meta));
+    return raw ? output : tracer.resolve(out);
+  }
+
+  /** The meta twin of the module, built once. */
+  protected meta(): Module {
+    if (!this.metaFactory) {
+      throw new TypeError(
+        "scan() needs a meta twin of the module: pass { meta: () => module } to the NNsight constructor",
+      );
+    }
+    return this.metaModule ??= this.metaFactory();
+  }
+
+  /** How to run `inputs` (one per invoke) through `root`: tensors concatenated on axis 0. */
+  protected plan(inputs: unknown[], mode: RunMode, root: Module, meta: boolean): RunPlan {
+    if (mode.kind !== "trace") {
+      throw new TypeError(`NNsight runs only trace(); "${mode.kind}" needs a LanguageModel`);
+    }
+    const device: Device | undefined = meta ? "meta" : undefined;
+    const ts = inputs.map((x, i) => {
+      if (!(x instanceof Tensor) || x.ndim === 0) {
+        if (inputs.length === 1) return x;
+        throw new TypeError(
+          `Invoke ${i}'s input is not a batched Tensor: several invokes need tensors to concatenate on axis 0`,
+        );
+      }
+      return meta ? x.to("meta") : x;
+    });
+    const invokes: InvokeRows[] = [];
+    let start = 0;
+    for (const t of ts) {
+      const size = t instanceof Tensor ? t.shape[0] : 1;
+      invokes.push({ start, size });
+      start += size;
+    }
+    const batch = ts.length === 1 ? ts[0] : cat(ts as Tensor[], 0);
+    return {
+      invokes,
+      batchSize: start,
+      device,
+      body: () => Promise.resolve(root.call(batch)),
+      summary: () => "the forward pass ran once",
+    };
+  }
+}
+
+const HANDLER: ProxyHandler<NNsight> = {
+  get(target, prop, receiver) {
+    if (typeof prop === "symbol" || prop in target) return Reflect.get(target, prop, receiver);
+    if (prop === "then" || prop === "toJSON") return undefined;
+    return target.envoy.child(prop);
+  },
+};
