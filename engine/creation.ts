@@ -147,8 +147,6 @@ export function randn(
 ): Tensor {
   const n = numel(checkShape(shape, "randn"));
   const rng = new Rng(opts.seed ?? Date.now());
-  const host = new Float32Array(n);
-  const std = opts.std ?? 1, mean = opts.mean ?? 0;
-  for (let i = 0; i < n; i++) host[i] = mean + std * rng.normal();
+  const host = rng.fillNormal(new Float32Array(n), opts.mean ?? 0, opts.std ?? 1);
   return fromHost(host, shape, opts.device);
 }

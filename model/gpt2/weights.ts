@@ -40,7 +40,8 @@ function keyFor(path: string, names: ReadonlySet<string>): string | undefined {
  * "transformer." prefix, `h.N.attn.bias` buffers, no lm_head.weight) and the save_pretrained
  * layout ("transformer." prefix, explicit lm_head.weight, untied when it differs from wte).
  * Every parameter is checked for presence and shape first; one error names every problem.
- * F32 data is adopted without a copy; weight storages are marked constant.
+ * F32 data is adopted without a copy; weight storages are marked constant. The weights it
+ * replaces are freed (device memory on webgpu) unless another parameter still uses them.
  *
  * @example
  * ```ts ignore
@@ -83,22 +84,35 @@ export function loadWeights(model: GPT2LMHeadModel, source: WeightSource): LoadR
     );
   }
   const used = new Set<string>();
-  for (const [path, key, shape] of plan) {
-    model.setParameter(path, toParameter(source.float32(key), shape, model));
-    used.add(key);
-  }
   let untied = false;
-  if (headKey) {
-    used.add(headKey);
-    const head = source.float32(headKey);
-    const wteKey = keyFor(WTE, names)!;
-    if (!model.lm_head.tied || !sameValues(head, source.float32(wteKey))) {
-      model.lm_head.untie(toParameter(head, vc, model));
-      untied = true;
+  replacing(model, () => {
+    for (const [path, key, shape] of plan) {
+      model.setParameter(path, toParameter(source.float32(key), shape, model));
+      used.add(key);
     }
-  }
+    if (headKey) {
+      used.add(headKey);
+      const head = source.float32(headKey);
+      const wteKey = keyFor(WTE, names)!;
+      if (!model.lm_head.tied || !sameValues(head, source.float32(wteKey))) {
+        model.lm_head.untie(toParameter(head, vc, model));
+        untied = true;
+      }
+    }
+  });
   const unused = source.names.filter((n) => !used.has(n) && !BUFFER.test(n));
   return { unused, untied };
+}
+
+/**
+ * Runs `assign` (which replaces parameters), then frees the device memory of every weight it
+ * replaced that no parameter uses any more (the constructor's zeros on webgpu).
+ */
+function replacing(model: GPT2LMHeadModel, assign: () => void): void {
+  const before = new Set(model.namedParameters().map(([, t]) => t.storage));
+  assign();
+  const after = new Set(model.namedParameters().map(([, t]) => t.storage));
+  for (const s of before) if (!after.has(s)) getBackend(s.device).dispose(s);
 }
 
 function toParameter(data: Float32Array, shape: readonly number[], model: GPT2LMHeadModel) {
@@ -117,7 +131,7 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 /**
  * Fills every parameter with seeded random values as HuggingFace initialises GPT-2: weights
  * N(0, 0.02), c_proj weights N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm gains 1.
- * The same seed gives the same model.
+ * The same seed gives the same model. Replaced weights are freed as in `loadWeights`.
  *
  * @example
  * ```ts
@@ -129,14 +143,16 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 export function initRandom(model: GPT2LMHeadModel, seed: number, std = 0.02): GPT2LMHeadModel {
   const rng = new Rng(seed);
   const projStd = std / Math.sqrt(2 * model.config.n_layer);
-  for (const [path, t] of model.namedParameters()) {
-    const data = new Float32Array(t.size);
-    if (/\.ln_(\d|f)\.weight$/.test(path)) data.fill(1);
-    else if (!path.endsWith(".bias")) {
-      const s = /\.c_proj\.weight$/.test(path) ? projStd : std;
-      for (let i = 0; i < data.length; i++) data[i] = s * rng.normal();
+  replacing(model, () => {
+    for (const [path, t] of model.namedParameters()) {
+      const data = new Float32Array(t.size);
+      if (/\.ln_(\d|f)\.weight$/.test(path)) data.fill(1);
+      else if (!path.endsWith(".bias")) {
+        const s = /\.c_proj\.weight$/.test(path) ? projStd : std;
+        rng.fillNormal(data, 0, s);
+      }
+      model.setParameter(path, toParameter(data, t.shape, model));
     }
-    model.setParameter(path, toParameter(data, t.shape, model));
-  }
+  });
   return model;
 }
