@@ -1,8 +1,9 @@
 // The decoding loop: left-padded batch, prompt pass, then one token per row per step with a KV
 // cache; greedy or sampled; one small readback per step. Leaves no state on the model.
 
-import { cat, type Tensor, tensor } from "../engine/mod.ts";
+import { cat, type Device, type Tensor, tensor } from "../engine/mod.ts";
 import { Rng } from "../engine/random.ts";
+import { allocatedSince, allocationMark, release, tidy } from "../engine/webgpu/scope.ts";
 import { normalizeRows, prepareBatch } from "./batch.ts";
 import { KVCache } from "./gpt2/kv_cache.ts";
 import type { ForwardOptions, GPT2LMHeadModel } from "./gpt2/model.ts";
@@ -29,13 +30,29 @@ export interface GenerateOptions {
   padTokenId?: number;
 }
 
-type Picker = (last: Tensor) => Promise<Int32Array>;
+/**
+ * Turns last-position logits into one token per row in two halves: `prepare` runs on the device
+ * (argmax, or the top-k values and indices side by side), `choose` on the host data of its
+ * result, which generate() reads with one readback per step.
+ */
+interface Picker {
+  /** (B, V) logits -> a small tensor to read back. */
+  prepare(last: Tensor): Tensor;
+  /** The read-back data of `prepare`'s result -> one id per row. */
+  choose(data: ArrayLike<number>, B: number): Int32Array;
+}
 
 /**
  * Generates tokens after each row of `input` (token ids; rows may differ in length and are
  * left-padded). Calls `model.generator.streamer` with each step's ids (B, 1) and
  * `model.generator` once with all ids; resolves to the generator's output, all ids
  * (B, prompt + new) int32. Exceptions from hooks propagate unchanged.
+ *
+ * Device memory: each step runs in a `tidy`, so its intermediates are freed as it ends; the KV
+ * cache, the batch and the fed-back ids are freed when generation ends (also after an error),
+ * except tensors someone `keep`s (a trace keeps the values it hands out). The result is the
+ * caller's. One readback per step (the picked ids), plus one more per step only when a
+ * streamer hook replaced the ids.
  *
  * @example
  * ```ts
@@ -62,13 +79,14 @@ export async function generate(
   }
   const pick = makePicker(opts);
   const device = model.device;
-  const batch = prepareBatch(rows, pad, { device });
-  const B = rows.length, T = batch.width;
+  const T = Math.max(...rows.map((r) => r.length));
   if (T + maxNew > config.n_positions) {
     throw new RangeError(
       `Prompt of ${T} tokens plus maxNewTokens ${maxNew} exceeds the model's ${config.n_positions} positions: shorten the prompt or generate fewer tokens`,
     );
   }
+  const B = rows.length;
+  const batch = prepareBatch(rows, pad, { device });
   const padded = batch.lengths.some((n) => n !== T);
   const cache = new KVCache(
     { nLayer: config.n_layer, nHead: config.n_head, headSize: config.n_embd / config.n_head },
@@ -77,58 +95,93 @@ export async function generate(
   const hostIds = batch.hostIds;
   const columns: Int32Array[] = [];
   const finished = new Uint8Array(B);
-  let ids = batch.inputIds;
-  let fwd: ForwardOptions = padded
-    ? { attentionMask: batch.attentionMask, positionIds: batch.positionIds, cache }
-    : { cache };
-  for (let step = 0; step < maxNew; step++) {
-    const logits = model.call(ids, fwd) as Tensor; // (B, t, V)
-    let next = await pick(logits.get(":, -1")); // (B,)
-    if (opts.stopAtEos) next = next.map((id, b) => (finished[b] ? pad : id));
-    const fresh = tensor(next, [B, 1], { device }); // (B, 1)
-    const version = fresh.storage.version;
-    const streamed = model.generator.streamer.call(fresh) as Tensor;
-    if (streamed !== fresh || streamed.storage.version !== version) {
-      if (streamed?.dtype !== "int32" || streamed.shape.join() !== `${B},1`) {
-        throw new TypeError(
-          `generator.streamer output must be int32 [${B}, 1] token ids, got ${String(streamed)}`,
-        );
-      }
-      next = new Int32Array(await streamed.data());
-    }
-    columns.push(next);
-    if (opts.stopAtEos) {
-      next.forEach((id, b) => (finished[b] ||= id === eos ? 1 : 0));
-      if (finished.every((f) => f === 1)) break;
-    }
-    ids = streamed;
-    if (padded) {
-      const S = T + step + 1;
-      const mask = new Int32Array(B * S).fill(1);
-      const pos = new Int32Array(B);
-      batch.lengths.forEach((n, b) => {
-        mask.fill(0, b * S, b * S + T - n);
-        pos[b] = n + step;
+  let ids = batch.inputIds; // (B, t): the prompt, then each step's fed-back ids
+  let ownIds = false; // whether `ids` was made by this call (and so is freed by it)
+  try {
+    for (let step = 0; step < maxNew; step++) {
+      const [picked] = tidy(() => {
+        const fwd: ForwardOptions = !padded
+          ? { cache }
+          : step === 0
+          ? { attentionMask: batch.attentionMask, positionIds: batch.positionIds, cache }
+          : stepMask(batch.lengths, T, step, device, cache);
+        const logits = model.call(ids, fwd) as Tensor; // (B, t, V)
+        return [pick.prepare(logits.get(":, -1")), ...cache.tensors]; // the cache may have grown
       });
-      fwd = {
-        attentionMask: tensor(mask, [B, S], { device }),
-        positionIds: tensor(pos, [B, 1], { device }),
-        cache,
-      };
+      if (ownIds) release(ids);
+      let next: Int32Array;
+      try {
+        next = pick.choose(await picked.data(), B); // (B,)
+      } finally {
+        release(picked);
+      }
+      if (opts.stopAtEos) next = next.map((id, b) => (finished[b] ? pad : id));
+      const mark = allocationMark();
+      const { streamed, replaced } = tidy(() => {
+        const fresh = tensor(next, [B, 1], { device }); // (B, 1)
+        const version = fresh.storage.version;
+        const streamed = model.generator.streamer.call(fresh) as Tensor;
+        const replaced = streamed !== fresh || streamed.storage.version !== version;
+        if (replaced && (streamed?.dtype !== "int32" || streamed.shape.join() !== `${B},1`)) {
+          throw new TypeError(
+            `generator.streamer output must be int32 [${B}, 1] token ids, got ${String(streamed)}`,
+          );
+        }
+        return { streamed, replaced };
+      });
+      ids = streamed;
+      ownIds = allocatedSince(streamed.storage, mark); // else a tensor a hook handed in
+      if (replaced) next = new Int32Array(await streamed.data());
+      columns.push(next);
+      if (opts.stopAtEos) {
+        next.forEach((id, b) => (finished[b] ||= id === eos ? 1 : 0));
+        if (finished.every((f) => f === 1)) break;
+      }
     }
+    const width = T + columns.length;
+    const all = new Int32Array(B * width);
+    for (let b = 0; b < B; b++) {
+      all.set(hostIds.subarray(b * T, (b + 1) * T), b * width);
+      columns.forEach((col, j) => (all[b * width + T + j] = col[b]));
+    }
+    return tidy(() => model.generator.call(tensor(all, [B, width], { device })) as Tensor);
+  } finally {
+    if (ownIds) release(ids);
+    cache.dispose();
+    for (const t of [batch.inputIds, batch.attentionMask, batch.positionIds]) release(t);
   }
-  const width = T + columns.length;
-  const all = new Int32Array(B * width);
-  for (let b = 0; b < B; b++) {
-    all.set(hostIds.subarray(b * T, (b + 1) * T), b * width);
-    columns.forEach((col, j) => (all[b * width + T + j] = col[b]));
-  }
-  return model.generator.call(tensor(all, [B, width], { device })) as Tensor;
 }
 
-/** Turns last-position logits (B, V) into one token per row with a single readback. */
+/** Forward options of decoding step `step` > 0 of a left-padded batch: mask (B, S), positions (B, 1). */
+function stepMask(
+  lengths: readonly number[],
+  T: number,
+  step: number,
+  device: Device,
+  cache: KVCache,
+): ForwardOptions {
+  const B = lengths.length, S = T + step;
+  const mask = new Int32Array(B * S).fill(1);
+  const pos = new Int32Array(B);
+  lengths.forEach((n, b) => {
+    mask.fill(0, b * S, b * S + T - n);
+    pos[b] = n + step - 1;
+  });
+  return {
+    attentionMask: tensor(mask, [B, S], { device }),
+    positionIds: tensor(pos, [B, 1], { device }),
+    cache,
+  };
+}
+
+/** The greedy or sampling picker of `opts`. */
 function makePicker(opts: GenerateOptions): Picker {
-  if (!opts.doSample) return async (last) => new Int32Array(await last.argmax(-1).data());
+  if (!opts.doSample) {
+    return {
+      prepare: (last) => last.argmax(-1), // (B,) int32
+      choose: (data) => Int32Array.from(data),
+    };
+  }
   const temperature = opts.temperature ?? 1;
   const topP = opts.topP ?? 1;
   const topK = opts.topK;
@@ -142,24 +195,27 @@ function makePicker(opts: GenerateOptions): Picker {
     throw new RangeError(`topK is ${topK}: it must be a positive integer`);
   }
   const rng = new Rng(opts.seed ?? Date.now());
-  return async (last) => {
-    const [B, V] = last.shape;
-    const x = temperature === 1 ? last : last.div(temperature); // (B, V)
-    const k = Math.min(topK ?? V, V);
-    let values: ArrayLike<number>, indices: ArrayLike<number> | null = null, width = V;
-    if (k < V) {
+  let k = 0, V = 0;
+  return {
+    prepare: (last) => {
+      V = last.shape[1];
+      k = Math.min(topK ?? V, V);
+      const x = temperature === 1 ? last : last.div(temperature); // (B, V)
+      if (k === V) return x;
       const top = x.topk(k); // (B, k) values, sorted descending
-      const both = await cat([top.values, top.indices.astype("float32")], -1).data(); // (B, 2k)
-      values = both, indices = both, width = 2 * k;
-    } else values = await x.data();
-    const out = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const base = b * width;
-      const logit = (i: number) => values[base + i];
-      const id = (i: number) => (indices ? indices[base + k + i] : i);
-      out[b] = id(sampleIndex(k, logit, topP, rng));
-    }
-    return out;
+      return cat([top.values, top.indices.astype("float32")], -1); // (B, 2k)
+    },
+    choose: (data, B) => {
+      const width = k < V ? 2 * k : V;
+      const out = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        const base = b * width;
+        const logit = (i: number) => data[base + i];
+        const id = (i: number) => (k < V ? data[base + k + i] : i);
+        out[b] = id(sampleIndex(k, logit, topP, rng));
+      }
+      return out;
+    },
   };
 }
 

@@ -43,7 +43,8 @@ export async function loadGPT2(idOrDir: string, opts: LoadGPT2Options = {}): Pro
   const dir = await resolveModelDir(idOrDir, opts);
   const config = await loadGPT2Config(dir);
   const [weights, tokenizer] = await Promise.all([loadSafetensorsDir(dir), tokenizerFor(dir)]);
-  const model = new GPT2LMHeadModel(config, { device: opts.device });
+  // Placeholders, not zeros: every weight is replaced, so nothing is allocated twice.
+  const model = new GPT2LMHeadModel(config, { device: opts.device, empty: true });
   const report = loadWeights(model, weights);
   opts.onReport?.(report);
   return { model, tokenizer, config };
@@ -74,6 +75,7 @@ export async function randomGPT2(
   opts: { seed?: number; device?: Device } = {},
 ): Promise<LoadedGPT2> {
   const parsed = parseGPT2Config(config);
-  const model = initRandom(new GPT2LMHeadModel(parsed, { device: opts.device }), opts.seed ?? 0);
+  const empty = new GPT2LMHeadModel(parsed, { device: opts.device, empty: true });
+  const model = initRandom(empty, opts.seed ?? 0);
   return { model, tokenizer: await Tokenizer.gpt2(), config: parsed };
 }

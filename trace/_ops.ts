@@ -48,7 +48,7 @@ export function execute(node: Node, a: unknown[]): unknown {
       return r;
     }
     case "log":
-      console.log(...a.map(fmtLog));
+      printLog(a);
       return undefined;
     case "list":
       return node.init ?? [];
@@ -163,6 +163,17 @@ function kind(v: unknown): string {
   return typeof v === "object" ? (v.constructor?.name ?? "an object") : `a ${typeof v}`;
 }
 
+/** Prints `tracer.log` arguments: tensors with their first values (cpu), others as they are. */
+export function printLog(args: readonly unknown[]): void {
+  console.log(...args.map(fmtLog));
+}
+
+/** True when `v` holds a webgpu tensor (in tuples and arrays), whose values need an async read. */
+export function hasDeviceTensor(v: unknown, depth = 0): boolean {
+  if (v instanceof Tensor) return v.device === "webgpu";
+  return Array.isArray(v) && depth < 16 && v.some((x) => hasDeviceTensor(x, depth + 1));
+}
+
 function fmtLog(v: unknown): unknown {
   if (v instanceof Tensor) {
     if (v.device !== "cpu") return String(v);
@@ -194,7 +205,7 @@ export function truthy(v: unknown, what: string): boolean {
   if (v.device === "meta") return true;
   if (v.device !== "cpu") {
     throw new TypeError(
-      `The condition ${what} is on ${v.device}: conditions are read during the forward pass, which needs a cpu value`,
+      `The condition ${what} is a ${v.device} tensor: conditions are read during the forward pass, and reading a ${v.device} value there is impossible (it needs an async read). Use a condition on plain values (e.g. a step counter in tracer.apply), or run the model on the cpu`,
     );
   }
   return v.dataSync()[0] !== 0;
@@ -203,7 +214,15 @@ export function truthy(v: unknown, what: string): boolean {
 /** Literal tensors moved to the device of the model's values. */
 export function onDevice(a: unknown, device: Device | undefined): unknown {
   if (!device) return a;
-  if (a instanceof Tensor) return a.device === device ? a : a.to(device);
+  if (a instanceof Tensor) {
+    if (a.device === device) return a;
+    if (a.device === "webgpu" && device !== "meta") {
+      throw new TypeError(
+        `A webgpu tensor [${a.shape}] was passed to a trace of a model on the ${device}: move it first with await t.toDevice("${device}")`,
+      );
+    }
+    return a.to(device);
+  }
   if (Array.isArray(a)) return a.map((x) => onDevice(x, device));
   if (isPlain(a)) {
     return Object.fromEntries(Object.entries(a).map(([k, x]) => [k, onDevice(x, device)]));

@@ -256,7 +256,7 @@ export function encodeValue(v: unknown): unknown {
   if (v instanceof Tensor) {
     if (v.device !== "cpu") {
       throw new TypeError(
-        `A ${v.device} tensor cannot be serialised: move it with .to("cpu") first`,
+        `A ${v.device} tensor cannot be serialised: move it to the cpu first (await t.toDevice("cpu"))`,
       );
     }
     return { $tensor: { dtype: v.dtype, shape: [...v.shape], data: [...v.dataSync()] } };

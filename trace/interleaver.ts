@@ -2,7 +2,7 @@
 // fires getters by (path, kind, step), runs each node once per firing of what it depends on,
 // narrows values to an invoke's rows and swaps replacements back. Records nothing.
 
-import type { Device } from "../engine/mod.ts";
+import { type Device, Tensor } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import { type Entry, HookSet } from "./_hooks.ts";
 import {
@@ -14,8 +14,9 @@ import {
 } from "./errors.ts";
 import { type Graph, isPlain, type Node, Ref } from "./graph.ts";
 import { stepsMatch } from "./steps.ts";
-import { execute, merge, narrow, onDevice, truthy, VIEW_METHODS } from "./_ops.ts";
+import { execute, hasDeviceTensor, merge, narrow, onDevice, truthy, VIEW_METHODS } from "./_ops.ts";
 import { NodeQueue } from "./_queue.ts";
+import { TraceMemory } from "./_memory.ts";
 
 /** The rows of one invoke in the batch. */
 export interface InvokeRows {
@@ -76,15 +77,22 @@ export class Interleaver {
   readonly #dependents: number[][];
   readonly #hooks: HookSet;
   readonly #queue: NodeQueue;
+  readonly #mem: TraceMemory;
+  /** `tracer.log` calls held until the run ends (their args hold webgpu tensors). */
+  readonly #logs: unknown[][] = [];
   #stopAt = Infinity;
   #beforeStop = 0;
   #key = "the start of the run";
   /** True once `tracer.stop()` ended the run. */
   stopped = false;
 
-  /** Prepares to run `graph` on `root` (nothing is hooked until `install`). */
-  constructor(graph: Graph, root: Module, ctx: RunContext) {
+  /**
+   * Prepares to run `graph` on `root` (nothing is hooked until `install`). Values the graph
+   * computes or receives are owned by `mem` (kept alive on webgpu until the trace frees them).
+   */
+  constructor(graph: Graph, root: Module, ctx: RunContext, mem: TraceMemory = new TraceMemory()) {
     this.#g = graph;
+    this.#mem = mem;
     this.#nodes = graph.nodes;
     this.#root = root;
     this.#ctx = ctx;
@@ -100,6 +108,7 @@ export class Interleaver {
     this.#hooks = new HookSet(root);
     this.#dependents = Array.from({ length: n }, () => []);
     this.#args = this.#nodes.map((node) => node.args.map((a) => onDevice(a, ctx.device)));
+    mem.own(this.#args); // literal tensors copied to the model's device
     for (const node of this.#nodes) {
       for (const d of node.deps) this.#dependents[d].push(node.id);
       if (node.op === "stop" && node.id < this.#stopAt) this.#stopAt = node.id;
@@ -165,6 +174,11 @@ export class Interleaver {
     );
   }
 
+  /** `tracer.log` arguments held back to print after the run (webgpu values), in order. */
+  get pendingLogs(): readonly unknown[][] {
+    return this.#logs;
+  }
+
   /** Whether node `id` has a value, and the value. */
   valueOf(id: number): { ok: boolean; value: unknown } {
     return { ok: this.#has[id] === 1, value: this.#values[id] };
@@ -207,6 +221,7 @@ export class Interleaver {
   }
 
   #provide(node: Node, value: unknown, it: number): void {
+    this.#mem.own(value);
     this.#values[node.id] = value;
     this.#has[node.id] = 1;
     this.#fire[node.id] = it;
@@ -256,7 +271,9 @@ export class Interleaver {
     this.#fire[node.id] = common;
     const args = this.#resolve(this.#args[node.id]);
     try {
-      this.#values[node.id] = this.#run(node, args);
+      const value = this.#run(node, args);
+      this.#mem.own(value);
+      this.#values[node.id] = value;
     } catch (e) {
       if (e instanceof InterventionError || e instanceof StopSignal) throw e;
       const msg = e instanceof Error ? e.message : String(e);
@@ -316,6 +333,17 @@ export class Interleaver {
         }
         ev.entry.skipBox = { value: args[1] };
         return args[1];
+      }
+      case "log": {
+        // A webgpu value cannot be read while the model runs: print at the end of the run,
+        // with a snapshot taken now (later in-place edits do not show), in recording order.
+        if (this.#logs.length === 0 && !hasDeviceTensor(args)) return execute(node, args);
+        const snapshot = args.map((
+          a,
+        ) => (a instanceof Tensor && a.device === "webgpu" ? a.clone() : a));
+        this.#mem.own(snapshot);
+        this.#logs.push(snapshot);
+        return undefined;
       }
       case "module": {
         const m = this.#root.getModule(args[0] as string);

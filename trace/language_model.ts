@@ -2,6 +2,8 @@
 // left-padded batch, runs one forward pass (trace, scan) or the decoding loop (generate).
 
 import { type Device, Tensor } from "../engine/mod.ts";
+import { resolveDevice } from "../engine/webgpu/mod.ts";
+import { tidy } from "../engine/webgpu/scope.ts";
 import { prepareBatch } from "../model/batch.ts";
 import type { GPT2Config } from "../model/config.ts";
 import { generate, type GenerateOptions } from "../model/generate.ts";
@@ -13,7 +15,7 @@ import type { Envoy } from "./envoy.ts";
 import { isPlain } from "./graph.ts";
 import type { InvokeRows } from "./interleaver.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
-import type { Resolved, RunPlan } from "./tracer.ts";
+import type { Resolved, RunPlan, Tracer } from "./tracer.ts";
 
 /** What a LanguageModel accepts: text, several texts, token ids (one row or many), a Tensor. */
 export type ModelInput =
@@ -130,7 +132,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
    * ```
    */
   static async load(idOrDir: string, opts: LanguageModelLoadOptions = {}): Promise<LanguageModel> {
-    const device = await pickDevice(opts.device ?? "auto");
+    const device = await resolveDevice(opts.device ?? "auto");
     const { model, tokenizer } = await loadGPT2(idOrDir, { ...opts, device });
     return new LanguageModel(model, tokenizer);
   }
@@ -147,7 +149,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
     config: Partial<GPT2Config> = {},
     opts: { seed?: number; device?: "auto" | Device } = {},
   ): Promise<LanguageModel> {
-    const device = await pickDevice(opts.device ?? "cpu");
+    const device = await resolveDevice(opts.device ?? "cpu");
     const { model, tokenizer } = await randomGPT2(config, { seed: opts.seed, device });
     return new LanguageModel(model, tokenizer);
   }
@@ -185,6 +187,21 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
     const [inputs, opts, fn] = bare ? [[], a, b] : [[a], b ?? {}, c];
     const mode: RunMode = { kind: "generate", options: opts as Record<string, unknown> };
     return this.execute(mode, inputs, fn as TraceFn<unknown> | undefined);
+  }
+
+  /** Reads token-id tensors on webgpu to the cpu first (their rows are needed on the host). */
+  protected override async runTracer(
+    tracer: Tracer,
+    mode: RunMode,
+    out: unknown,
+    meta: boolean,
+    raw: boolean,
+  ): Promise<unknown> {
+    for (let i = 0; i < tracer.inputs.length; i++) {
+      const x = tracer.inputs[i];
+      if (x instanceof Tensor && x.device === "webgpu") tracer.inputs[i] = await x.toDevice("cpu");
+    }
+    return await super.runTracer(tracer, mode, out, meta, raw);
   }
 
   /** Token-id rows of one input. */
@@ -246,39 +263,16 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       invokes,
       batchSize: rows.length,
       device,
-      body: () => {
-        const b = prepareBatch(rows, pad, { device });
-        const padded = b.lengths.some((n) => n !== b.width);
-        const opts = padded ? { attentionMask: b.attentionMask, positionIds: b.positionIds } : {};
-        return Promise.resolve(model.call(b.inputIds, opts));
-      },
+      // In a tidy: the batch and the forward's intermediates are freed (webgpu); the logits
+      // and the values the trace keeps are not.
+      body: () =>
+        Promise.resolve(tidy(() => {
+          const b = prepareBatch(rows, pad, { device });
+          const padded = b.lengths.some((n) => n !== b.width);
+          const opts = padded ? { attentionMask: b.attentionMask, positionIds: b.positionIds } : {};
+          return model.call(b.inputIds, opts);
+        })),
       summary: () => "the forward pass ran once (use generate() for more steps)",
     };
   }
-}
-
-/** Resolves "auto" to webgpu on a hardware adapter with the webgpu engine present, else cpu. */
-async function pickDevice(want: "auto" | Device): Promise<Device> {
-  if (want === "cpu" || want === "meta") return want;
-  const gpu = (navigator as {
-    gpu?: { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean } } | null> };
-  }).gpu;
-  const adapter = gpu ? await gpu.requestAdapter() : null;
-  const hardware = adapter !== null && adapter.info?.isFallbackAdapter !== true;
-  if (hardware || want === "webgpu") {
-    try {
-      const mod = await import(new URL("../engine/webgpu/mod.ts", import.meta.url).href) as {
-        initWebGPU?: () => Promise<unknown>;
-      };
-      await mod.initWebGPU?.();
-      return "webgpu";
-    } catch (e) {
-      if (want === "webgpu") {
-        throw new Error(
-          `Device "webgpu" is not available here: ${(e as Error).message}; use device "cpu"`,
-        );
-      }
-    }
-  }
-  return "cpu";
 }

@@ -2,6 +2,7 @@
 // unknown properties resolve to the root envoy's children. Knows no model family or tokenizer.
 
 import { cat, type Device, Tensor } from "../engine/mod.ts";
+import { tidy } from "../engine/webgpu/scope.ts";
 import type { Module } from "../model/module.ts";
 import { Envoy } from "./envoy.ts";
 import { decodeValue, encodeValue, Graph, type GraphJSON } from "./graph.ts";
@@ -184,7 +185,7 @@ export class NNsight<M extends Module = Module> {
       );
     }
     const root = meta ? this.meta() : this.module;
-    const output = await tracer.run(root, this.plan(tracer.inputs, mode, root, meta));
+    const output = await tracer.run(root, this.plan(tracer.inputs, mode, root, meta), raw);
     return raw ? output : tracer.resolve(out);
   }
 
@@ -220,12 +221,13 @@ export class NNsight<M extends Module = Module> {
       invokes.push({ start, size });
       start += size;
     }
-    const batch = ts.length === 1 ? ts[0] : cat(ts as Tensor[], 0);
     return {
       invokes,
       batchSize: start,
       device,
-      body: () => Promise.resolve(root.call(batch)),
+      // In a tidy: the intermediates of the forward are freed (webgpu); the output is kept.
+      body: () =>
+        Promise.resolve(tidy(() => root.call(ts.length === 1 ? ts[0] : cat(ts as Tensor[], 0)))),
       summary: () => "the forward pass ran once",
     };
   }

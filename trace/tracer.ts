@@ -2,6 +2,9 @@
 // runTrace(), which records, runs the graph through an Interleaver, and hands back values.
 
 import type { Device, Tensor } from "../engine/mod.ts";
+import { tidy } from "../engine/webgpu/scope.ts";
+import { TraceMemory } from "./_memory.ts";
+import { printLog } from "./_ops.ts";
 import type { Module } from "../model/module.ts";
 import type { DictProxy, ListProxy } from "./containers.ts";
 import { MissingValueError, StopSignal } from "./errors.ts";
@@ -190,29 +193,44 @@ export class Tracer implements Recorder {
     this.#closed = true;
   }
 
-  /** Runs the graph: hooks `root`, calls `body` (the model run), keeps saved values. */
-  async run(root: Module, plan: RunPlan): Promise<unknown> {
+  /**
+   * Runs the graph: hooks `root`, calls `body` (the model run), keeps saved values. Resolves to
+   * the body's output when `raw`, else undefined (the output is then only reachable through
+   * saved nodes). On webgpu, saved values, the raw output and pending `tracer.log` values come
+   * back as cpu tensors read with one sync, and every device tensor the trace made is freed,
+   * also after an error.
+   */
+  async run(root: Module, plan: RunPlan, raw = false): Promise<unknown> {
     this.#state = "running";
-    const il = new Interleaver(this.graph, root, plan);
+    const mem = new TraceMemory();
+    let il: Interleaver | undefined;
     let output: unknown;
     try {
-      il.install();
+      il = new Interleaver(this.graph, root, plan, mem);
       try {
-        il.start();
-        output = await plan.body();
-        il.fireResult(output);
-      } catch (e) {
-        if (!(e instanceof StopSignal)) throw e;
+        il.install();
+        try {
+          tidy(() => il!.start());
+          output = await plan.body();
+          mem.own(output);
+          tidy(() => il!.fireResult(output));
+        } catch (e) {
+          if (!(e instanceof StopSignal)) throw e;
+        }
+        il.finish();
+      } finally {
+        il.uninstall();
       }
-      il.finish();
+      this.#keep(il);
+      output = await this.#toHost(il, mem, raw ? output : undefined);
     } catch (e) {
       this.#state = "failed";
       this.#failure = e instanceof Error ? e.message : String(e);
+      if (il?.pendingLogs.length) await this.#printLogs(il, mem).catch(() => {});
       throw e;
     } finally {
-      il.uninstall();
+      mem.free();
     }
-    this.#keep(il);
     this.#state = "done";
     return output;
   }
@@ -227,6 +245,30 @@ export class Tracer implements Recorder {
           il.stopped ? "the trace stopped early (tracer.stop())" : this.#why(il, n),
         );}
     }
+  }
+
+  /**
+   * Copies saved values, the output and held-back logs to the cpu with one read (webgpu) and
+   * prints the logs; resolves to the output's copy.
+   */
+  async #toHost(il: Interleaver, mem: TraceMemory, output: unknown): Promise<unknown> {
+    const ids = [...this.#values.keys()];
+    const containers = this.graph.nodes
+      .filter((n) => (n.op === "list" || n.op === "dict") && this.#values.has(n.id))
+      .map((n) => this.#values.get(n.id) as object);
+    const logs = il.pendingLogs;
+    const host = await mem.toHost(
+      [output, ...logs, ...ids.map((id) => this.#values.get(id))],
+      containers,
+    );
+    ids.forEach((id, i) => this.#values.set(id, host[1 + logs.length + i]));
+    for (let i = 0; i < logs.length; i++) printLog(host[1 + i] as unknown[]);
+    return host[0];
+  }
+
+  /** After a failure: prints the held-back logs (one read), which help find what went wrong. */
+  async #printLogs(il: Interleaver, mem: TraceMemory): Promise<void> {
+    for (const args of await mem.toHost([...il.pendingLogs])) printLog(args as unknown[]);
   }
 
   /** Why node `n` never ran: a getter that never fired, or a false condition. */

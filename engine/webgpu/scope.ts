@@ -7,10 +7,58 @@ import { getBackend } from "../devices.ts";
 
 const scopes: Set<Storage>[] = [];
 const kept = new WeakSet<Storage>();
+/** Allocation number of every tracked storage, so callers can tell what a piece of work made. */
+const born = new WeakMap<Storage, number>();
+let allocations = 0;
 
 /** Records a new storage in the innermost open scope (called by backends on allocation). */
 export function track(s: Storage): void {
+  born.set(s, ++allocations);
   if (scopes.length > 0) scopes[scopes.length - 1].add(s);
+}
+
+/**
+ * A mark of the allocations so far: storages tracked after it are `allocatedSince` it. A trace
+ * uses it to free what it made and never what existed before (weights, the caller's tensors).
+ *
+ * @example
+ * ```ts
+ * import { allocatedSince, allocationMark } from "./scope.ts";
+ * import { tensor } from "../creation.ts";
+ * const mark = allocationMark();
+ * const t = tensor([1, 2]); // cpu storages are never tracked
+ * console.log(allocatedSince(t.storage, mark)); // false
+ * ```
+ */
+export function allocationMark(): number {
+  return allocations;
+}
+
+/** True for a storage a backend tracked after `mark` (webgpu storages only). */
+export function allocatedSince(s: Storage, mark: number): boolean {
+  return (born.get(s) ?? 0) > mark;
+}
+
+/** True once `keep` was called on a tensor of this storage. */
+export function isKept(s: Storage): boolean {
+  return kept.has(s);
+}
+
+/**
+ * Frees a tensor's device memory unless it was passed to `keep` (its keeper, e.g. a trace that
+ * saved it, then frees it). Code that made a tensor and is done with it calls this instead of
+ * `dispose()`, which frees unconditionally. A no-op on cpu and meta.
+ *
+ * @example
+ * ```ts
+ * import { release } from "./scope.ts";
+ * import { tensor } from "../creation.ts";
+ * const t = tensor([1, 2]).mul(2);
+ * release(t); // freed (on webgpu) unless something kept it
+ * ```
+ */
+export function release(t: { storage: Storage }): void {
+  if (!kept.has(t.storage)) getBackend(t.storage.device).dispose(t.storage);
 }
 
 /**

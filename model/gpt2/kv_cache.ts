@@ -2,6 +2,7 @@
 // Only Tensor ops (zeros, set, get), so it works on any device; it never reads data back.
 
 import { type Device, slice, type Tensor, zeros } from "../../engine/mod.ts";
+import { release } from "../../engine/webgpu/scope.ts";
 
 /** The sizes a cache needs from the model config. */
 export interface KVCacheShape {
@@ -80,11 +81,28 @@ export class KVCache {
     return Array.from({ length: nLayer }, () => zeros(shape, { device: this.#device }));
   }
 
+  /**
+   * Every key and value buffer (B, nh, capacity, hs): return them from a `tidy` that may grow
+   * the cache, so the scope does not free them.
+   */
+  get tensors(): readonly Tensor[] {
+    return [...this.#keys, ...this.#values];
+  }
+
+  /** Frees the buffers' device memory (webgpu), except buffers someone `keep`s (a trace). */
+  dispose(): void {
+    for (const t of this.tensors) release(t);
+  }
+
   #grow(needed: number): void {
     const capacity = Math.max(needed, 2 * this.#capacity);
     const keep = [slice(), slice(), slice(0, this.#length)];
     const move = (old: Tensor[]) =>
-      this.#alloc(capacity).map((t, i) => t.set(keep, old[i].get(keep)));
+      this.#alloc(capacity).map((t, i) => {
+        t.set(keep, old[i].get(keep));
+        release(old[i]);
+        return t;
+      });
     this.#keys = move(this.#keys);
     this.#values = move(this.#values);
     this.#capacity = capacity;

@@ -216,20 +216,20 @@ export class GPT2Model extends Module {
   readonly ln_f: LayerNorm;
   readonly #device: Device;
 
-  /** Builds the transformer of a model with `config` on `device`. */
-  constructor(config: GPT2Config, device: Device) {
+  /**
+   * Builds the transformer of a model with `config` computing on `device`; its weights are
+   * created on `weightDevice` (default `device`; "meta" for placeholders a loader replaces).
+   */
+  constructor(config: GPT2Config, device: Device, weightDevice: Device = device) {
     super();
-    const C = config.n_embd;
+    const C = config.n_embd, w = weightDevice;
     this.#device = device;
-    this.wte = this.addModule("wte", new Embedding(config.vocab_size, C, device));
-    this.wpe = this.addModule("wpe", new Embedding(config.n_positions, C, device));
+    this.wte = this.addModule("wte", new Embedding(config.vocab_size, C, w));
+    this.wpe = this.addModule("wpe", new Embedding(config.n_positions, C, w));
     this.drop = this.addModule("drop", new Dropout());
-    const blocks = Array.from(
-      { length: config.n_layer },
-      (_, i) => new GPT2Block(config, i, device),
-    );
+    const blocks = Array.from({ length: config.n_layer }, (_, i) => new GPT2Block(config, i, w));
     this.h = this.addModule("h", new ModuleList(blocks));
-    this.ln_f = this.addModule("ln_f", new LayerNorm(C, config.layer_norm_epsilon, device));
+    this.ln_f = this.addModule("ln_f", new LayerNorm(C, config.layer_norm_epsilon, w));
   }
 
   /** ids (B, T) int32 -> [ln_f output (B, T, C), presents per layer]. */
@@ -296,6 +296,12 @@ function attentionBias(
 export interface GPT2ModelOptions {
   /** Where the (zero) weights are created; "meta" holds shapes only. Default cpu. */
   device?: Device;
+  /**
+   * Create the weights as shape-only placeholders (no memory, on "meta") instead of zeros, for
+   * a loader (`loadWeights`, `initRandom`) that replaces every one; until then the model cannot
+   * run. Saves allocating a second copy of the weights (~500 MB for GPT-2 small). Default false.
+   */
+  empty?: boolean;
 }
 
 /**
@@ -323,15 +329,19 @@ export class GPT2LMHeadModel extends Module {
   /** Identity called by generate() with all ids; its child streamer sees each step. */
   readonly generator: Generator;
 
-  /** Builds the module tree with zero weights; `config` is parsed (defaults = GPT-2 small). */
+  /** Builds the module tree with zero (or placeholder) weights; `config` is parsed (defaults = GPT-2 small). */
   constructor(config: Partial<GPT2Config> | GPT2Config = {}, opts: GPT2ModelOptions = {}) {
     super();
     this.config = parseGPT2Config(config);
     this.device = opts.device ?? "cpu";
-    this.transformer = this.addModule("transformer", new GPT2Model(this.config, this.device));
+    const weights: Device = opts.empty ? "meta" : this.device;
+    this.transformer = this.addModule(
+      "transformer",
+      new GPT2Model(this.config, this.device, weights),
+    );
     this.lm_head = this.addModule("lm_head", new LMHead(this.transformer.wte));
     if (!this.config.tie_word_embeddings) {
-      this.lm_head.untie(newParameter([this.config.vocab_size, this.config.n_embd], this.device));
+      this.lm_head.untie(newParameter([this.config.vocab_size, this.config.n_embd], weights));
     }
     this.generator = this.addModule("generator", new Generator());
   }

@@ -1,13 +1,15 @@
-// The tutorial example runs cell by cell on the tiny-gpt2 fixture and prints the lengths and
-// shapes the notebook shows (the demo runs the same function on GPT-2 or a random model).
+// The tutorial example runs cell by cell on the tiny-gpt2 fixture, on every device, and prints
+// the lengths and shapes the notebook shows (the demo runs it on GPT-2 or a random model).
 
 import assert from "node:assert/strict";
 import { LanguageModel } from "../../trace/language_model.ts";
 import { multipleTokenGeneration } from "../../examples/multiple_token_generation.ts";
 import { FIXTURE } from "../model/_tiny_gpt2.ts";
+import { deviceTest } from "../_devices.ts";
 
-Deno.test("examples: multiple_token_generation reproduces every cell", async () => {
-  const model = await LanguageModel.load(FIXTURE.pathname, { device: "cpu" });
+deviceTest("examples: multiple_token_generation reproduces every cell", async (device) => {
+  const model = await LanguageModel.load(FIXTURE.pathname, { device });
+  assert.equal(model.device, device);
   const lines: string[] = [];
   const log = console.log;
   console.log = (...a: unknown[]) =>

@@ -3,26 +3,32 @@
 // patterns, two invokes against the batched reference, and the errors users meet.
 
 import assert from "node:assert/strict";
-import { type Tensor, tensor, zeros } from "../../engine/mod.ts";
+import { type Device, type Tensor, tensor, zeros } from "../../engine/mod.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
 import { list } from "../../trace/containers.ts";
 import { InterventionError, MissingValueError } from "../../trace/errors.ts";
 import type { InterventionProxy } from "../../trace/proxy.ts";
 import { assertClose, assertExact } from "../_assert.ts";
+import { deviceTest } from "../_devices.ts";
 import { ACT, checkSummaries, FIXTURE, type Json, reference } from "../model/_tiny_gpt2.ts";
 
 type P = InterventionProxy;
 const PROMPT = "The Eiffel Tower is in the city of";
-const load = () => LanguageModel.load(FIXTURE.pathname, { device: "cpu" });
-let cached: Promise<LanguageModel> | undefined;
-const tiny = () => cached ??= load();
+const cached = new Map<Device, Promise<LanguageModel>>();
+/** The fixture model on `device`, loaded once per device. */
+function tiny(device: Device = "cpu"): Promise<LanguageModel> {
+  let m = cached.get(device);
+  if (!m) cached.set(device, m = LanguageModel.load(FIXTURE.pathname, { device }));
+  return m;
+}
 
 async function newTokens(ids: Tensor, n: number): Promise<number[]> {
   return [...(await ids.get(`0, -${n}:`).data())];
 }
 
-Deno.test("gpt2: the tutorial's cells give the documented shapes and lengths", async () => {
-  const model = await tiny();
+deviceTest("gpt2: the tutorial's cells give the documented shapes and lengths", async (device) => {
+  const model = await tiny(device);
+  assert.equal(model.device, device);
   const layers = model.transformer.h;
   let out!: P;
   await model.generate(PROMPT, { maxNewTokens: 3 }, () => {
@@ -66,8 +72,8 @@ Deno.test("gpt2: the tutorial's cells give the documented shapes and lengths", a
   assert.deepEqual(hs.value[49][0].shape, [1, 1, 32]);
 });
 
-Deno.test("gpt2: the fixture's interventions give its greedy tokens", async () => {
-  const model = await tiny();
+deviceTest("gpt2: the fixture's interventions give its greedy tokens", async (device) => {
+  const model = await tiny(device);
   const layers = model.transformer.h;
   const ref: Json = (await reference()).cases.eiffel.interventions;
   const every = await model.generate(PROMPT, { maxNewTokens: 5 }, () => {
@@ -98,8 +104,8 @@ Deno.test("gpt2: the fixture's interventions give its greedy tokens", async () =
   );
 });
 
-Deno.test("gpt2: iter() and all() select steps; the streamer fires every step", async () => {
-  const model = await tiny();
+deviceTest("gpt2: iter() and all() select steps; the streamer fires every step", async (device) => {
+  const model = await tiny(device);
   const toks = list<Tensor>(), shapes = list<Tensor>(), inLayers = list(), inModel = list();
   const ids = await model.generate(PROMPT, { maxNewTokens: 6 }, (t) => {
     model.iter("2:5", () => toks.append(model.generator.streamer.output));
@@ -115,8 +121,8 @@ Deno.test("gpt2: iter() and all() select steps; the streamer fires every step", 
   assert.equal(inModel.value.length, 6);
 });
 
-Deno.test("gpt2: attn_dropout's output is the fixture's attention pattern", async () => {
-  const model = await tiny();
+deviceTest("gpt2: attn_dropout's output is the fixture's attention pattern", async (device) => {
+  const model = await tiny(device);
   const ref: Json = (await reference()).cases.eiffel.activations;
   const probs = await model.trace(
     PROMPT,
@@ -131,8 +137,8 @@ Deno.test("gpt2: attn_dropout's output is the fixture's attention pattern", asyn
   }
 });
 
-Deno.test("gpt2: two invokes equal the left-padded batched fixture", async () => {
-  const model = await tiny();
+deviceTest("gpt2: two invokes equal the left-padded batched fixture", async (device) => {
+  const model = await tiny(device);
   const ref: Json = (await reference()).cases.batch_eiffel_hello_leftpad;
   const exp = ref.positions_from_mask;
   const got: P[][] = [];
@@ -178,20 +184,23 @@ Deno.test("gpt2: two invokes equal the left-padded batched fixture", async () =>
   }
 });
 
-Deno.test("gpt2: inputs as text, texts, ids, rows and tensors run the same forward", async () => {
-  const model = await tiny();
-  const ids = model.tokenizer.encode(PROMPT);
-  const want = await model.trace(PROMPT);
-  assert.deepEqual(want.shape, [1, 10, 50257]);
-  for (const input of [[PROMPT], ids, [ids], tensor([ids], undefined, { dtype: "int32" })]) {
-    await assertClose(await model.trace(input), want, { atol: 1e-5, rtol: 1e-5 });
-  }
-  const all = await model.generate(ids, { maxNewTokens: 2 });
-  assert.deepEqual(all.shape, [1, 12]);
-});
+deviceTest(
+  "gpt2: inputs as text, texts, ids, rows and tensors run the same forward",
+  async (device) => {
+    const model = await tiny(device);
+    const ids = model.tokenizer.encode(PROMPT);
+    const want = await model.trace(PROMPT);
+    assert.deepEqual(want.shape, [1, 10, 50257]);
+    for (const input of [[PROMPT], ids, [ids], tensor([ids], undefined, { dtype: "int32" })]) {
+      await assertClose(await model.trace(input), want, { atol: 1e-5, rtol: 1e-5 });
+    }
+    const all = await model.generate(ids, { maxNewTokens: 2 });
+    assert.deepEqual(all.shape, [1, 12]);
+  },
+);
 
-Deno.test("gpt2: errors name what went wrong and leave no hooks behind", async () => {
-  const model = await tiny();
+deviceTest("gpt2: errors name what went wrong and leave no hooks behind", async (device) => {
+  const model = await tiny(device);
   const layers = model.transformer.h;
   const clean = () => {
     for (const [p, m] of model.module.namedModules()) assert.equal(m.hook, null, `hook on ${p}`);
@@ -252,8 +261,8 @@ Deno.test("gpt2: scan gives shapes on the meta device without computing", async 
   );
 });
 
-Deno.test("gpt2: a serialised generate request runs with the same results", async () => {
-  const model = await tiny();
+deviceTest("gpt2: a serialised generate request runs with the same results", async (device) => {
+  const model = await tiny(device);
   const layers = model.transformer.h;
   const fn = () => {
     layers.all(() => layers[0].output[0].set(":", 0));
@@ -269,55 +278,64 @@ Deno.test("gpt2: a serialised generate request runs with the same results", asyn
   await assertClose(output.h, direct.h, { atol: 0, rtol: 0 });
 });
 
-Deno.test("gpt2: envoy.call() runs a module inside the trace (logit lens) without counting a step", async () => {
-  const model = await tiny();
-  const layers = model.transformer.h;
-  const r = await model.trace(PROMPT, () => ({
-    lens: model.lm_head.call(model.transformer.ln_f.call(layers[-1].output[0])),
-    logits: model.lm_head.output,
-  }));
-  await assertClose(r.lens, r.logits, { atol: 1e-5, rtol: 1e-5 });
-  const steps = list();
-  await model.generate(PROMPT, { maxNewTokens: 2 }, () => {
-    model.transformer.ln_f.all(() => {
-      steps.append(model.transformer.ln_f.call(model.transformer.ln_f.output));
+deviceTest(
+  "gpt2: envoy.call() runs a module inside the trace (logit lens) without counting a step",
+  async (device) => {
+    const model = await tiny(device);
+    const layers = model.transformer.h;
+    const r = await model.trace(PROMPT, () => ({
+      lens: model.lm_head.call(model.transformer.ln_f.call(layers[-1].output[0])),
+      logits: model.lm_head.output,
+    }));
+    await assertClose(r.lens, r.logits, { atol: 1e-5, rtol: 1e-5 });
+    const steps = list();
+    await model.generate(PROMPT, { maxNewTokens: 2 }, () => {
+      model.transformer.ln_f.all(() => {
+        steps.append(model.transformer.ln_f.call(model.transformer.ln_f.output));
+      });
     });
-  });
-  assert.equal(steps.value.length, 2);
-});
+    assert.equal(steps.value.length, 2);
+  },
+);
 
-Deno.test("gpt2: one prompt's embeddings transplanted into another invoke give its logits", async () => {
-  const model = await tiny();
-  const other = "Big Ben is a big clock in the city of"; // 10 tokens, like PROMPT
-  assert.equal(model.tokenizer.encode(other).length, model.tokenizer.encode(PROMPT).length);
-  const r = await model.trace((t) => {
-    let emb!: P, a!: P, b!: P;
-    t.invoke(PROMPT, () => {
-      emb = model.transformer.wte.output;
-      a = model.lm_head.output;
+deviceTest(
+  "gpt2: one prompt's embeddings transplanted into another invoke give its logits",
+  async (device) => {
+    const model = await tiny(device);
+    const other = "Big Ben is a big clock in the city of"; // 10 tokens, like PROMPT
+    assert.equal(model.tokenizer.encode(other).length, model.tokenizer.encode(PROMPT).length);
+    const r = await model.trace((t) => {
+      let emb!: P, a!: P, b!: P;
+      t.invoke(PROMPT, () => {
+        emb = model.transformer.wte.output;
+        a = model.lm_head.output;
+      });
+      t.invoke(other, () => {
+        model.transformer.wte.output = emb;
+        b = model.lm_head.output;
+      });
+      return { a, b };
     });
-    t.invoke(other, () => {
-      model.transformer.wte.output = emb;
-      b = model.lm_head.output;
-    });
-    return { a, b };
-  });
-  assert.deepEqual(r.b.shape, [1, 10, 50257]);
-  await assertClose(r.b, r.a, { atol: 1e-5, rtol: 1e-5 });
-});
+    assert.deepEqual(r.b.shape, [1, 10, 50257]);
+    await assertClose(r.b, r.a, { atol: 1e-5, rtol: 1e-5 });
+  },
+);
 
-Deno.test("gpt2: a second trace while one is running is refused; the first one finishes", async () => {
-  const model = await tiny();
-  let h!: P;
-  const first = model.generate(PROMPT, { maxNewTokens: 3 }, () => {
-    h = model.transformer.h[0].output[0].save();
-  });
-  await assert.rejects(
-    model.trace(PROMPT, () => model.lm_head.output),
-    /Module "model" is already being traced: another trace is running on this model/,
-  );
-  await first;
-  assert.deepEqual(h.value.shape, [1, 10, 32]);
-  for (const [p, m] of model.module.namedModules()) assert.equal(m.hook, null, `hook on ${p}`);
-  assert.deepEqual((await model.trace(PROMPT)).shape, [1, 10, 50257]);
-});
+deviceTest(
+  "gpt2: a second trace while one is running is refused; the first one finishes",
+  async (device) => {
+    const model = await tiny(device);
+    let h!: P;
+    const first = model.generate(PROMPT, { maxNewTokens: 3 }, () => {
+      h = model.transformer.h[0].output[0].save();
+    });
+    await assert.rejects(
+      model.trace(PROMPT, () => model.lm_head.output),
+      /Module "model" is already being traced: another trace is running on this model/,
+    );
+    await first;
+    assert.deepEqual(h.value.shape, [1, 10, 32]);
+    for (const [p, m] of model.module.namedModules()) assert.equal(m.hook, null, `hook on ${p}`);
+    assert.deepEqual((await model.trace(PROMPT)).shape, [1, 10, 50257]);
+  },
+);
