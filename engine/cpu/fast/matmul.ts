@@ -1,0 +1,173 @@
+// Runs out = a @ b on the SIMD tier: decides whether it applies, lays the operands out in the
+// wasm heap, cuts the work into per-thread task records by column panels, copies C back.
+
+import type { View } from "../../backend.ts";
+import { smallGroup } from "./matmul_kernels.ts";
+import { cachedPanels, copyRows, type Mat2, packPanels } from "./pack.ts";
+import { poolThreads, RECORD_INTS, runUnits } from "./threads.ts";
+import { getHeap, HeapFullError } from "./wasm_heap.ts";
+
+/** Knobs of `fastMatmulWith`; the defaults are what `fastMatmul` uses. */
+export interface FastMatmulOptions {
+  /** Decline when M*N*K per batch element is below this: the reference kernel wins there. */
+  minWork?: number;
+  /** Use at most this many threads (default: every started one). */
+  threads?: number;
+}
+
+const MIN_WORK = 1 << 14;
+/** Below this much total M*N*K a dispatch to the workers costs more than it saves. */
+const THREAD_WORK = 1 << 18;
+/** Row and k blocking of the general path: an MC x KC block of A stays in L2. */
+const MC = 96, KC = 256;
+/** Units of work per thread: enough that a descheduled thread's share can be picked up. */
+const UNITS_PER_THREAD = 4;
+
+function isF32(v: View): boolean {
+  return v.storage.dtype === "float32" && v.storage.buf instanceof Float32Array;
+}
+
+function isContiguous(v: View): boolean {
+  let expect = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== expect) return false;
+    expect *= v.shape[d];
+  }
+  return true;
+}
+
+/** Offsets of each batch element of a view's leading dims, in row-major order. */
+function batchOffsets(v: View, dims: number): number[] {
+  let offsets = [v.offset];
+  for (let d = 0; d < dims; d++) {
+    const next: number[] = [];
+    for (const o of offsets) {
+      for (let i = 0; i < v.shape[d]; i++) next.push(o + i * v.strides[d]);
+    }
+    offsets = next;
+  }
+  return offsets;
+}
+
+/** Cuts `panels` into about `parts` contiguous ranges whose cuts fall on multiples of `group`. */
+function split(panels: number, parts: number, group: number): [number, number][] {
+  const units = Math.ceil(panels / group);
+  const n = Math.max(1, Math.min(parts, units));
+  return Array.from({ length: n }, (_, t) => [
+    Math.min(panels, Math.floor((t * units) / n) * group),
+    Math.min(panels, Math.floor(((t + 1) * units) / n) * group),
+  ]);
+}
+
+/** `fastMatmul` with explicit options (tests use `minWork: 0` to reach tiny shapes). */
+export function fastMatmulWith(
+  out: View,
+  a: View,
+  b: View,
+  opts: FastMatmulOptions = {},
+): boolean {
+  try {
+    return matmul(out, a, b, opts);
+  } catch (e) {
+    if (e instanceof HeapFullError) return false; // the reference kernel needs no wasm memory
+    throw e;
+  }
+}
+
+function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
+  const heap = getHeap();
+  if (!heap || !isF32(a) || !isF32(b) || !isF32(out) || !isContiguous(out)) return false;
+  const nd = a.shape.length;
+  if (nd < 2 || b.shape.length !== nd || out.shape.length !== nd) return false;
+  const [m, k, n] = [a.shape[nd - 2], a.shape[nd - 1], b.shape[nd - 1]];
+  if (b.shape[nd - 2] !== k || out.shape[nd - 2] !== m || out.shape[nd - 1] !== n) {
+    throw new TypeError(
+      `matmul: shapes do not chain, a [${a.shape}] @ b [${b.shape}] -> out [${out.shape}]`,
+    );
+  }
+  const work = m * n * k;
+  if (work === 0 || work < (opts.minWork ?? MIN_WORK)) return false;
+
+  const aOffsets = batchOffsets(a, nd - 2), bOffsets = batchOffsets(b, nd - 2);
+  const batch = aOffsets.length;
+  const nr = heap.config.nv * 4;
+  const panels = Math.ceil(n / nr), npad = panels * nr;
+  const threads = batch * work < THREAD_WORK
+    ? 1
+    : Math.max(1, Math.min(opts.threads ?? Infinity, poolThreads()));
+
+  const bMat = (offset: number): Mat2 => ({
+    buf: b.storage.buf as Float32Array,
+    offset,
+    rows: k,
+    cols: n,
+    rs: b.strides[nd - 2],
+    cs: b.strides[nd - 1],
+  });
+  // Scratch holds A's rows, C's padded rows and the panels of each distinct non-constant b.
+  const stride = k * nr * 4;
+  const round = (x: number) => Math.ceil(x / 64) * 64;
+  const aBytes = round(batch * m * k * 4), cBytes = round(batch * m * npad * 4);
+  const distinct = b.storage.constant ? [] : [...new Set(bOffsets)];
+  const aAddr = heap.scratch(aBytes + cBytes + distinct.length * panels * stride);
+  const cAddr = aAddr + aBytes;
+  const bAddrs = new Map<number, number>();
+  distinct.forEach((o, i) => {
+    const addr = cAddr + cBytes + i * panels * stride;
+    packPanels(heap.f32(), addr / 4, bMat(o), nr);
+    bAddrs.set(o, addr);
+  });
+  for (const o of bOffsets) {
+    if (!bAddrs.has(o)) bAddrs.set(o, cachedPanels(heap, b.storage, bMat(o)));
+  }
+  const f32 = heap.f32(), aBuf = a.storage.buf as Float32Array;
+  const [ars, acs] = [a.strides[nd - 2], a.strides[nd - 1]];
+  aOffsets.forEach((offset, i) => {
+    copyRows(f32, aAddr / 4 + i * m * k, { buf: aBuf, offset, rows: m, cols: k, rs: ars, cs: acs });
+  });
+
+  // A unit is one batch element's panel range with all its (row block, k block) steps in
+  // order; a record is [driver, a, lda, b, bstride, c, ldc, m, k, p0, p1, accum].
+  const small = m <= heap.config.smallM;
+  const [mb, kb] = small ? [m, k] : [MC, KC];
+  const group = small ? smallGroup(heap.config, m) : 1;
+  const ranges = split(panels, threads === 1 ? 1 : threads * UNITS_PER_THREAD, group);
+  const steps = Math.ceil(m / mb) * Math.ceil(k / kb);
+  const recs = new Int32Array(batch * ranges.length * steps * RECORD_INTS);
+  let r = 0;
+  for (let i = 0; i < batch; i++) {
+    const bAddr = bAddrs.get(bOffsets[i])!;
+    const a0 = aAddr + i * m * k * 4, c0 = cAddr + i * m * npad * 4;
+    for (const [p0, p1] of ranges) {
+      for (let m0 = 0; m0 < m; m0 += mb) {
+        for (let k0 = 0; k0 < k; k0 += kb) {
+          recs[r++] = small ? m : 0;
+          recs[r++] = a0 + (m0 * k + k0) * 4;
+          recs[r++] = k * 4;
+          recs[r++] = bAddr + k0 * nr * 4;
+          recs[r++] = stride;
+          recs[r++] = c0 + m0 * npad * 4;
+          recs[r++] = npad * 4;
+          recs[r++] = Math.min(mb, m - m0);
+          recs[r++] = Math.min(kb, k - k0);
+          recs[r++] = p0;
+          recs[r++] = p1;
+          recs[r++] = k0 > 0 ? 1 : 0;
+        }
+      }
+    }
+  }
+  runUnits(heap, recs, batch * ranges.length, { steps, threads });
+
+  const outBuf = out.storage.buf as Float32Array;
+  if (npad === n) {
+    outBuf.set(f32.subarray(cAddr / 4, cAddr / 4 + batch * m * n), out.offset);
+  } else {
+    for (let row = 0; row < batch * m; row++) {
+      const s = cAddr / 4 + row * npad;
+      outBuf.set(f32.subarray(s, s + n), out.offset + row * n);
+    }
+  }
+  heap.trimScratch();
+  return true;
+}
