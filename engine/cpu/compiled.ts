@@ -4,7 +4,7 @@
 
 import type { BinaryOp, Kernels, TypedArray, UnaryOp, View } from "../backend.ts";
 import { isContiguous, numel } from "../layout.ts";
-import { eachRow } from "./strided.ts";
+import { eachRow, rowKernel } from "./strided.ts";
 
 const buf = (v: View) => v.storage.buf as TypedArray;
 
@@ -85,20 +85,6 @@ function binary(expr: string) {
   };
 }
 
-/** Runs `fn` on each last-axis row of x, writing the contiguous out row at `oi`. */
-function rows(
-  fn: (x: TypedArray, xo: number, s: number, o: TypedArray, oi: number, n: number) => void,
-) {
-  return (out: View, x: View) => {
-    const o = buf(out), xb = buf(x);
-    let oi = out.offset;
-    eachRow(x.shape, [x.strides], [x.offset], (offs, n, inner) => {
-      fn(xb, offs[0], inner[0], o, oi, n);
-      oi += n;
-    });
-  };
-}
-
 function softmaxRow(x: TypedArray, xo: number, s: number, o: TypedArray, oi: number, n: number) {
   let max = -Infinity;
   for (let i = 0, p = xo; i < n; i++, p += s) if (x[p] > max) max = x[p];
@@ -130,12 +116,12 @@ export const compiledKernels = {
   ...Object.fromEntries(
     Object.entries(BINARY_EXPR).map(([op, expr]) => [op, binary(expr)]),
   ) as Pick<Kernels, BinaryOp>,
-  softmax: rows(softmaxRow),
-  logSoftmax: rows(logSoftmaxRow),
+  softmax: rowKernel(softmaxRow),
+  logSoftmax: rowKernel(logSoftmaxRow),
   layerNorm: (out: View, x: View, weight: View, bias: View, eps: number) => {
     const w = buf(weight), b = buf(bias);
     const [wo, ws, bo, bs] = [weight.offset, weight.strides[0], bias.offset, bias.strides[0]];
-    rows((xs, xo, s, o, oi, n) => {
+    rowKernel((xs, xo, s, o, oi, n) => {
       let mean = 0;
       for (let i = 0, p = xo; i < n; i++, p += s) mean += xs[p];
       mean /= n;

@@ -9,7 +9,7 @@ import type {
   UnaryKernel,
   View,
 } from "../backend.ts";
-import { eachBatch, eachRow } from "./strided.ts";
+import { eachBatch, eachRow, rowKernel } from "./strided.ts";
 
 const buf = (v: View) => v.storage.buf as TypedArray;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -56,19 +56,6 @@ function reduce(
         acc = next;
       }
       o[oi++] = pickIndex ? best : acc;
-    });
-  };
-}
-
-function rowKernel(
-  fn: (src: TypedArray, so: number, ss: number, dst: TypedArray, d: number, n: number) => void,
-) {
-  return (out: View, x: View) => {
-    const o = buf(out), xb = buf(x);
-    let oi = out.offset;
-    eachRow(x.shape, [x.strides], [x.offset], (offs, n, inner) => {
-      fn(xb, offs[0], inner[0], o, oi, n);
-      oi += n;
     });
   };
 }

@@ -1,6 +1,7 @@
 // Walks strided views row by row so reference kernels can keep a tight inner loop.
 // Knows nothing of ops; only of shapes, strides and offsets.
 
+import type { TypedArray, View } from "../backend.ts";
 import { numel } from "../layout.ts";
 
 /**
@@ -58,4 +59,18 @@ export function eachBatch(
     offsets,
     (offs) => fn(offs),
   );
+}
+
+/** A kernel that runs `fn` on each last-axis row of x, writing out's contiguous row at `oi`. */
+export function rowKernel(
+  fn: (x: TypedArray, xo: number, s: number, o: TypedArray, oi: number, n: number) => void,
+): (out: View, x: View) => void {
+  return (out, x) => {
+    const o = out.storage.buf as TypedArray, xb = x.storage.buf as TypedArray;
+    let oi = out.offset;
+    eachRow(x.shape, [x.strides], [x.offset], (offs, n, inner) => {
+      fn(xb, offs[0], inner[0], o, oi, n);
+      oi += n;
+    });
+  };
 }

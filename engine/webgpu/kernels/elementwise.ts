@@ -2,7 +2,7 @@
 // strided destination) and fill, all from one strided "map" generator. No reductions here.
 
 import type { BinaryOp, Kernels, UnaryOp, View } from "../../backend.ts";
-import { numel } from "../../layout.ts";
+import { contiguousStrides, numel } from "../../layout.ts";
 import {
   type Binding,
   coversStorage,
@@ -195,7 +195,12 @@ export function elementwiseKernels(host: Host): Pick<
       if (src.storage !== dst.storage) return map(host, "copy", dst, [src], ([v]) => v);
       // Same storage: go through a temporary so no element is read after it is overwritten.
       const tmp = host.alloc(numel(src.shape), src.storage.dtype);
-      const tv = { storage: tmp, shape: src.shape, strides: contiguous(src.shape), offset: 0 };
+      const tv = {
+        storage: tmp,
+        shape: src.shape,
+        strides: contiguousStrides(src.shape),
+        offset: 0,
+      };
       map(host, "copy", tv, [src], ([v]) => v);
       map(host, "copy", dst, [tv], ([v]) => v);
       host.release(tmp);
@@ -210,14 +215,4 @@ export function elementwiseKernels(host: Host): Pick<
         return `select(${vb}, ${va}, ${c} != ${zero})`;
       }),
   };
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    s[k] = acc;
-    acc *= shape[k];
-  }
-  return s;
 }
