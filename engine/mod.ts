@@ -38,3 +38,19 @@ export type {
   View,
 } from "./backend.ts";
 export { ALL_OPS, BINARY_OPS, REDUCE_OPS, UNARY_OPS } from "./backend.ts";
+export {
+  initWebGPU,
+  keep,
+  liveBuffers,
+  readAll,
+  resolveDevice,
+  tidy,
+  webgpuStats,
+} from "./webgpu/mod.ts";
+export type {
+  InitWebGPUOptions,
+  PoolStats,
+  WebGPUBackendOptions,
+  WebGPUStats,
+} from "./webgpu/mod.ts";
+export { fastTierInfo, startThreads, stopThreads } from "./cpu/fast/mod.ts";
