@@ -3,6 +3,7 @@
 
 import { type Device, Tensor } from "../engine/mod.ts";
 import { resolveDevice } from "../engine/webgpu/mod.ts";
+import { fastTierInfo, startThreads } from "../engine/cpu/fast/mod.ts";
 import { tidy } from "../engine/webgpu/scope.ts";
 import { prepareBatch } from "../model/batch.ts";
 import type { GPT2Config } from "../model/config.ts";
@@ -133,6 +134,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
    */
   static async load(idOrDir: string, opts: LanguageModelLoadOptions = {}): Promise<LanguageModel> {
     const device = await resolveDevice(opts.device ?? "auto");
+    await startCpuThreads(device);
     const { model, tokenizer } = await loadGPT2(idOrDir, { ...opts, device });
     return new LanguageModel(model, tokenizer);
   }
@@ -150,6 +152,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
     opts: { seed?: number; device?: "auto" | Device } = {},
   ): Promise<LanguageModel> {
     const device = await resolveDevice(opts.device ?? "cpu");
+    await startCpuThreads(device);
     const { model, tokenizer } = await randomGPT2(config, { seed: opts.seed, device });
     return new LanguageModel(model, tokenizer);
   }
@@ -275,4 +278,9 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       summary: () => "the forward pass ran once (use generate() for more steps)",
     };
   }
+}
+
+/** Starts the cpu's matmul worker pool once (one worker per extra core) for a cpu model. */
+async function startCpuThreads(device: Device): Promise<void> {
+  if (device === "cpu" && fastTierInfo().threads === 1) await startThreads();
 }
