@@ -127,6 +127,14 @@ export class Tensor {
   toString(): string {
     return `Tensor(${this.dtype}, ${fmtShape(this.shape)}, ${this.device})`;
   }
+  /** How `console.log` shows a tensor in Deno: its description and, for small cpu tensors, its values. */
+  [Symbol.for("Deno.customInspect")](
+    inspect: (v: unknown, o: unknown) => string,
+    opts: unknown,
+  ): string {
+    if (this.device !== "cpu" || this.size > 1000) return this.toString();
+    return `${this.toString()} ${inspect(nest(this.dataSync(), this.shape), opts)}`;
+  }
 
   // ---- views ---------------------------------------------------------------------------
 
