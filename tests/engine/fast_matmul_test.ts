@@ -196,6 +196,18 @@ Deno.test("fast matmul: 1 and 2 threads give identical results", async () => {
   assert.equal(fastTierInfo().threads, 1);
 });
 
+Deno.test("fast matmul: threads restart, and starting twice shares one pool", async () => {
+  await Promise.all([startThreads(2), startThreads(2)]);
+  assert.equal(fastTierInfo().threads, 2);
+  stopThreads();
+  await startThreads(2);
+  const a = contiguous([1, 768]), b = contiguous([768, 600]);
+  check(run(a, b, {}), a, b);
+  stopThreads();
+  await startThreads(1);
+  assert.equal(fastTierInfo().threads, 1);
+});
+
 Deno.test("fast matmul: threads left running do not trip the sanitizers", async () => {
   await startThreads(2);
   const a = contiguous([64, 256]), b = contiguous([256, 512]);

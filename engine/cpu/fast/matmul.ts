@@ -104,17 +104,26 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
     rs: b.strides[nd - 2],
     cs: b.strides[nd - 1],
   });
-  // Scratch holds A's rows, C's padded rows and the panels of each distinct non-constant b.
+  // Scratch holds A's rows, C's padded rows, the panels of each distinct non-constant b and,
+  // for row-major ones, b's rows on their way into the wasm packer.
   const stride = k * nr * 4;
   const round = (x: number) => Math.ceil(x / 64) * 64;
   const aBytes = round(batch * m * k * 4), cBytes = round(batch * m * npad * 4);
   const distinct = b.storage.constant ? [] : [...new Set(bOffsets)];
-  const aAddr = heap.scratch(aBytes + cBytes + distinct.length * panels * stride);
-  const cAddr = aAddr + aBytes;
+  const bBytes = distinct.length * panels * stride;
+  const rowMajor = distinct.length > 0 && b.strides[nd - 1] === 1;
+  const tBytes = rowMajor ? round(k * n * 4 + 64) : 0;
+  const aAddr = heap.scratch(aBytes + cBytes + bBytes + tBytes);
+  const cAddr = aAddr + aBytes, tAddr = cAddr + cBytes + bBytes;
   const bAddrs = new Map<number, number>();
   distinct.forEach((o, i) => {
     const addr = cAddr + cBytes + i * panels * stride;
-    packPanels(heap.f32(), addr / 4, bMat(o), nr);
+    if (rowMajor) {
+      copyRows(heap.f32(), tAddr / 4, bMat(o));
+      heap.packRows(tAddr, n * 4, addr, k, panels);
+    } else {
+      packPanels(heap.f32(), addr / 4, bMat(o), nr);
+    }
     bAddrs.set(o, addr);
   });
   for (const o of bOffsets) {

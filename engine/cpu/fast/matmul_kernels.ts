@@ -183,7 +183,33 @@ export function smallGroup(cfg: Pick<KernelConfig, "nv">, m: number): number {
   return Math.max(1, Math.floor(12 / (m * cfg.nv)));
 }
 
-/** Emits the module; exports `gemm` and `small1..small{smallM}` with DRIVER_PARAMS. */
+/**
+ * pack(src, ld, dst, k, panels): repacks row-major rows `ld` bytes apart into `panels` panels
+ * at dst. Reads up to nr - 1 floats past a row end; those land in padding columns only.
+ */
+function packRows(cfg: KernelConfig): FuncBuilder {
+  const nr = 4 * cfg.nv;
+  const f = new FuncBuilder([I32, I32, I32, I32, I32]);
+  const [SRC, LD, DST, K, PANELS] = [0, 1, 2, 3, 4];
+  const p = f.local(I32), s = f.local(I32), d = f.local(I32), kk = f.local(I32);
+  f.get(DST).set(d); // panels are contiguous, so d runs straight through
+  f.block().loop();
+  f.get(p).get(PANELS).geU().brIf(1);
+  f.get(SRC).get(p).i32(nr * 4).mul().add().set(s);
+  f.get(K).set(kk);
+  f.block().loop();
+  f.get(kk).eqz().brIf(1);
+  for (let v = 0; v < cfg.nv; v++) f.get(d).get(s).v128Load(v * 16).v128Store(v * 16);
+  f.get(s).get(LD).add().set(s);
+  f.get(d).i32(nr * 4).add().set(d);
+  f.get(kk).i32(1).sub().set(kk);
+  f.br(0).end().end();
+  f.get(p).i32(1).add().set(p);
+  f.br(0).end().end();
+  return f;
+}
+
+/** Emits the module: `gemm` and `small1..small{smallM}` with DRIVER_PARAMS, and `pack`. */
 export function buildMatmulModule(
   cfg: KernelConfig,
   memory: { initial: number; maximum: number; shared?: boolean },
@@ -198,5 +224,6 @@ export function buildMatmulModule(
     const wide = g > 1 ? mod.add(tile(cfg, m, g)) : one;
     mod.add(smallDriver(cfg, g, wide, one), `small${m}`);
   }
+  mod.add(packRows(cfg), "pack");
   return mod.bytes();
 }

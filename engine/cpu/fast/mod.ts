@@ -7,6 +7,7 @@ import { poolThreads, startPool, stopPool } from "./threads.ts";
 import { getHeap } from "./wasm_heap.ts";
 
 export { type FastMatmulOptions, fastMatmulWith } from "./matmul.ts";
+export type { Device, DType, Storage, View } from "../../backend.ts";
 
 /**
  * Computes out = a @ b with the SIMD tier; returns false (doing nothing) when it declines

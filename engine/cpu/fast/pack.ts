@@ -67,8 +67,13 @@ interface Entry {
   version: number;
 }
 
-const cache = new WeakMap<Storage, Map<string, Entry>>();
-let registry: FinalizationRegistry<Map<string, Entry>> | undefined;
+type Entries = Map<string, Entry>;
+const caches = new WeakMap<WasmHeap, WeakMap<Storage, Entries>>();
+const registry = new FinalizationRegistry<{ heap: WasmHeap; entries: Entries }>(
+  ({ heap, entries }) => {
+    for (const e of entries.values()) heap.free(e.addr);
+  },
+);
 
 /**
  * The heap address of b's panels, b being one 2-D slice of a constant `storage`: packed on
@@ -77,21 +82,27 @@ let registry: FinalizationRegistry<Map<string, Entry>> | undefined;
  */
 export function cachedPanels(heap: WasmHeap, storage: Storage, b: Mat2): number {
   const nr = heap.config.nv * 4;
+  let cache = caches.get(heap);
+  if (!cache) caches.set(heap, cache = new WeakMap());
   let entries = cache.get(storage);
   if (!entries) {
-    entries = new Map();
-    cache.set(storage, entries);
-    registry ??= new FinalizationRegistry((dead) => {
-      for (const e of dead.values()) heap.free(e.addr);
-    });
-    registry.register(storage, entries);
+    cache.set(storage, entries = new Map());
+    registry.register(storage, { heap, entries });
   }
   const key = `${b.offset}/${b.rows}/${b.cols}/${b.rs}/${b.cs}`;
   let entry = entries.get(key);
   if (!entry || entry.version !== storage.version) {
     entry ??= { addr: heap.alloc(Math.ceil(b.cols / nr) * b.rows * nr * 4), version: 0 };
     entry.version = storage.version;
-    packPanels(heap.f32(), entry.addr / 4, b, nr);
+    if (b.cs === 1) {
+      // Row-major: one bulk copy into the heap, then the wasm packer.
+      const tmp = heap.alloc(b.rows * b.cols * 4 + 64);
+      copyRows(heap.f32(), tmp / 4, b);
+      heap.packRows(tmp, b.cols * 4, entry.addr, b.rows, Math.ceil(b.cols / nr));
+      heap.free(tmp);
+    } else {
+      packPanels(heap.f32(), entry.addr / 4, b, nr);
+    }
     entries.set(key, entry);
   }
   return entry.addr;
@@ -99,7 +110,7 @@ export function cachedPanels(heap: WasmHeap, storage: Storage, b: Mat2): number 
 
 /** Frees every cached panel set of `storage` now (e.g. when a weight is replaced). */
 export function evictPanels(heap: WasmHeap, storage: Storage): void {
-  const entries = cache.get(storage);
+  const entries = caches.get(heap)?.get(storage);
   if (!entries) return;
   for (const e of entries.values()) heap.free(e.addr);
   entries.clear();

@@ -10,7 +10,9 @@ export const RECORD_INTS = 12;
 // stale round cannot succeed: a round owns the indices [BASE, END).
 // EPOCH names the live pool; a worker leaves when it changes (terminate() alone does not
 // interrupt a worker blocked in Atomics.wait).
-const GEN = 0, NEXT = 1, BASE = 2, END = 3, FINISHED = 4, STEPS = 5, EPOCH = 6;
+// FAILED is set when a unit threw (a wasm trap): the unit still counts as finished so no
+// thread waits forever, and the caller throws after the round.
+const GEN = 0, NEXT = 1, BASE = 2, END = 3, FINISHED = 4, STEPS = 5, EPOCH = 6, FAILED = 7;
 const FIRST_RECORD = 16;
 const MAX_RECORDS = Math.floor((RESERVED_BYTES / 4 - FIRST_RECORD) / RECORD_INTS);
 /** How long an idle thread spins before sleeping: covers the gaps between a model's matmuls. */
@@ -26,7 +28,11 @@ const CLAIM_SOURCE = `(ctrl, run) => {
     if (unit < 0 || ((end - v) | 0) <= 0) return;
     if (Atomics.compareExchange(ctrl, ${NEXT}, v, (v + 1) | 0) !== v) continue;
     const steps = ctrl[${STEPS}];
-    for (let s = 0; s < steps; s++) run(${FIRST_RECORD} + (unit * steps + s) * ${RECORD_INTS});
+    try {
+      for (let s = 0; s < steps; s++) run(${FIRST_RECORD} + (unit * steps + s) * ${RECORD_INTS});
+    } catch {
+      Atomics.store(ctrl, ${FAILED}, 1);
+    }
     Atomics.add(ctrl, ${FINISHED}, 1);
     Atomics.notify(ctrl, ${FINISHED});
   }
@@ -68,6 +74,7 @@ interface Pool {
   ctrl: Int32Array;
   workers: Worker[];
   ready: boolean;
+  started: Promise<void>;
 }
 let pool: Pool | undefined;
 
@@ -76,17 +83,21 @@ export function poolThreads(): number {
   return pool?.ready ? pool.workers.length + 1 : 1;
 }
 
-/** Starts `count - 1` workers (the caller's thread is the count-th); resolves when ready. */
+/**
+ * Starts `count - 1` workers (the caller's thread is the count-th); resolves when ready.
+ * Asking again for the same count returns the pending or running pool.
+ */
 export function startPool(heap: WasmHeap, count: number): Promise<void> {
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`startThreads: count must be a positive integer, got ${count}`);
   }
+  if (pool?.heap === heap && pool.workers.length === count - 1) return pool.started;
   stopPool();
   const url = new URL(`data:text/javascript;base64,${btoa(WORKER_SOURCE)}`);
   const ctrl = new Int32Array(heap.memory.buffer, 0, RESERVED_BYTES / 4);
   const epoch = Atomics.add(ctrl, EPOCH, 1) + 1;
-  const mine: Pool = { heap, ctrl, workers: [], ready: false };
-  mine.workers = Array.from({ length: count - 1 }, () => new Worker(url));
+  const workers = Array.from({ length: count - 1 }, () => new Worker(url));
+  const mine: Pool = { heap, ctrl, workers, ready: false, started: Promise.resolve() };
   pool = mine;
   const started = mine.workers.map((w) =>
     new Promise<void>((resolve, reject) => {
@@ -95,11 +106,18 @@ export function startPool(heap: WasmHeap, count: number): Promise<void> {
       w.postMessage({ module: heap.module, memory: heap.memory, names: EXPORT_NAMES, epoch });
     })
   );
-  return Promise.all(started).then(() => {
-    if (pool !== mine) return; // stopped or restarted meanwhile
-    for (const w of mine.workers) w.unref();
-    mine.ready = true;
-  });
+  mine.started = Promise.all(started).then(
+    () => {
+      for (const w of workers) w.unref();
+      if (pool === mine) mine.ready = true; // else stopped or restarted meanwhile
+    },
+    (e) => {
+      if (pool === mine) stopPool();
+      for (const w of workers) w.unref();
+      throw e;
+    },
+  );
+  return mine.started;
 }
 
 /** Stops the workers; later kernels run on the caller's thread. */
@@ -149,6 +167,9 @@ export function runUnits(
     let spins = 0;
     for (let d = Atomics.load(ctrl, FINISHED); d < n; d = Atomics.load(ctrl, FINISHED)) {
       if (++spins > 10000) Atomics.wait(ctrl, FINISHED, d, 1);
+    }
+    if (Atomics.exchange(ctrl, FAILED, 0) !== 0) {
+      throw new Error(`fastMatmul: a kernel trapped in a worker; the output is incomplete`);
     }
   }
 }

@@ -27,6 +27,8 @@ export interface WasmHeap {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly drivers: readonly Driver[];
+  /** Repacks row-major rows (src, ld bytes apart) into panels at dst: (src, ld, dst, k, panels). */
+  readonly packRows: (src: number, ld: number, dst: number, k: number, panels: number) => void;
   readonly config: KernelConfig;
   readonly relaxed: boolean;
   /** A float32 view of all of memory, refreshed after growth. */
@@ -43,19 +45,11 @@ export interface WasmHeap {
   inUse(): number;
 }
 
-/** Instantiates the module against `memory` and returns its drivers in EXPORT_NAMES order. */
-export function instantiateDrivers(
-  module: WebAssembly.Module,
-  memory: WebAssembly.Memory,
-): Driver[] {
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  return EXPORT_NAMES.map((n) => inst.exports[n] as Driver);
-}
-
 class Heap implements WasmHeap {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly drivers: readonly Driver[];
+  readonly packRows: WasmHeap["packRows"];
   readonly config: KernelConfig;
   readonly relaxed: boolean;
   #view: Float32Array;
@@ -73,7 +67,9 @@ class Heap implements WasmHeap {
     this.memory = new WebAssembly.Memory({ ...limits, shared: true });
     const bytes = buildMatmulModule(this.config, limits) as Uint8Array<ArrayBuffer>;
     this.module = new WebAssembly.Module(bytes);
-    this.drivers = instantiateDrivers(this.module, this.memory);
+    const { exports } = new WebAssembly.Instance(this.module, { env: { memory: this.memory } });
+    this.drivers = EXPORT_NAMES.map((n) => exports[n] as Driver);
+    this.packRows = exports.pack as WasmHeap["packRows"];
     this.#view = new Float32Array(this.memory.buffer);
   }
 
@@ -171,9 +167,18 @@ export class HeapFullError extends RangeError {
 
 let heap: WasmHeap | null | undefined;
 
-/** A new heap with its own memory and module; null where the engine lacks wasm SIMD. */
+/**
+ * A new heap with its own memory and module; null where the engine lacks wasm SIMD or cannot
+ * reserve a shared 4 GiB memory (a tight address-space limit, say).
+ */
 export function createHeap(): WasmHeap | null {
-  return simdSupported() ? new Heap(relaxedSupported()) : null;
+  if (!simdSupported()) return null;
+  try {
+    return new Heap(relaxedSupported());
+  } catch (e) {
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
 }
 
 /** The process-wide heap, built on first use; null where the engine lacks wasm SIMD. */
