@@ -18,7 +18,12 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   tanh: "Math.tanh(x)",
   abs: "Math.abs(x)",
   relu: "x > 0 ? x : 0",
-  gelu: `0.5 * x * (1 + Math.tanh(${Math.sqrt(2 / Math.PI)} * (x + 0.044715 * x * x * x)))`,
+  // gelu_new as x * sigmoid(2z): the same function as 0.5x(1 + tanh z), one exp instead of a
+  // tanh (faster in V8), no cancellation for negative x; |exponent| <= 80 keeps exp on its
+  // fast path and changes nothing in float32.
+  gelu: `x / (1 + Math.exp(Math.min(80, Math.max(-80, ${
+    -2 * Math.sqrt(2 / Math.PI)
+  } * (x + 0.044715 * x * x * x)))))`,
   sigmoid: "1 / (1 + Math.exp(-x))",
 };
 
@@ -90,7 +95,10 @@ function softmaxRow(x: TypedArray, xo: number, s: number, o: TypedArray, oi: num
   for (let i = 0, p = xo; i < n; i++, p += s) if (x[p] > max) max = x[p];
   let sum = 0;
   for (let i = 0, p = xo; i < n; i++, p += s) {
-    const e = Math.exp(x[p] - max);
+    // Below -104, exp underflows float32 to 0; skipping it avoids V8's slow path for the huge
+    // negative scores that attention masks produce.
+    const d = x[p] - max;
+    const e = d < -104 ? 0 : Math.exp(d);
     o[oi + i] = e;
     sum += e;
   }
@@ -103,7 +111,10 @@ function logSoftmaxRow(x: TypedArray, xo: number, s: number, o: TypedArray, oi: 
   let max = -Infinity;
   for (let i = 0, p = xo; i < n; i++, p += s) if (x[p] > max) max = x[p];
   let sum = 0;
-  for (let i = 0, p = xo; i < n; i++, p += s) sum += Math.exp(x[p] - max);
+  for (let i = 0, p = xo; i < n; i++, p += s) {
+    const d = x[p] - max;
+    if (d > -104) sum += Math.exp(d);
+  }
   const shift = max + Math.log(sum);
   for (let i = 0, p = xo; i < n; i++, p += s) o[oi + i] = x[p] - shift;
 }
