@@ -1,5 +1,6 @@
 // The modules a graph names and the hooks set on them: one entry per module path with its
-// getters and call counter. Installs and removes hooks; what an event does is the caller's.
+// getters and call counter. Installs and removes hooks, and calls a module for the graph with
+// events ignored; what an event does is the caller's.
 
 import type { Module, ModuleHook } from "../model/module.ts";
 import type { Node } from "./graph.ts";
@@ -23,7 +24,7 @@ const BUSY = new WeakSet<Module>();
 export type EventHandler = (e: Entry, input: boolean, value: unknown, iteration: number) => unknown;
 
 /**
- * The hooks of one run. While `muted` (a module called by the graph itself), events are
+ * The hooks of one run. During `callUnhooked` (a module called by the graph itself), events are
  * ignored and not counted.
  *
  * @example
@@ -36,11 +37,11 @@ export type EventHandler = (e: Entry, input: boolean, value: unknown, iteration:
  */
 export class HookSet {
   /** Entries by module path. */
-  readonly entries = new Map<string, Entry>();
-  /** True while events must be ignored. */
-  muted = false;
+  readonly #entries = new Map<string, Entry>();
   readonly #root: Module;
   #installed = false;
+  /** True while events must be ignored. */
+  #muted = false;
 
   /** Hooks for modules below `root`. */
   constructor(root: Module) {
@@ -50,12 +51,12 @@ export class HookSet {
   /** Registers a getter node on its module. */
   add(node: Node): void {
     const path = node.path!;
-    let e = this.entries.get(path);
+    let e = this.#entries.get(path);
     if (!e) {
       const module = this.#root.getModule(path);
       if (!module) throw new RangeError(`Unknown module "${path}" in the graph`);
       e = { module, path, calls: 0, inputs: [], outputs: [], skipBox: null };
-      this.entries.set(path, e);
+      this.#entries.set(path, e);
     }
     (node.kind === "output" ? e.outputs : e.inputs).push(node);
   }
@@ -64,7 +65,7 @@ export class HookSet {
   install(handle: EventHandler): void {
     const busy = BUSY.has(this.#root)
       ? this.#root
-      : [...this.entries.values()].find((e) => e.module.hook !== null)?.module;
+      : [...this.#entries.values()].find((e) => e.module.hook !== null)?.module;
     if (busy) {
       throw new Error(
         `Module "${
@@ -74,26 +75,41 @@ export class HookSet {
     }
     BUSY.add(this.#root);
     this.#installed = true;
-    for (const e of this.entries.values()) e.module.hook = this.#hook(e, handle);
+    for (const e of this.#entries.values()) e.module.hook = this.#hook(e, handle);
   }
 
   /** Removes every hook `install` set (nothing when install refused). */
   uninstall(): void {
     if (!this.#installed) return;
-    for (const e of this.entries.values()) e.module.hook = null;
+    for (const e of this.#entries.values()) e.module.hook = null;
     BUSY.delete(this.#root);
     this.#installed = false;
   }
 
   /** How many times the module at `path` was called (registered modules only). */
   calls(path: string): number {
-    return this.entries.get(path)?.calls ?? 0;
+    return this.#entries.get(path)?.calls ?? 0;
+  }
+
+  /**
+   * Runs the forward of the module at `path` on `args` with events ignored: a call the graph
+   * makes is not one of the model's iterations.
+   */
+  callUnhooked(path: string, args: unknown[]): unknown {
+    const m = this.#root.getModule(path);
+    if (!m) throw new RangeError(`Unknown module "${path}"`);
+    this.#muted = true;
+    try {
+      return (m.forward as (...a: unknown[]) => unknown)(...args);
+    } finally {
+      this.#muted = false;
+    }
   }
 
   #hook(e: Entry, handle: EventHandler): ModuleHook {
     return {
       input: (_m, args) => {
-        if (this.muted) return undefined;
+        if (this.#muted) return undefined;
         const it = e.calls++;
         return e.inputs.length ? handle(e, true, args, it) as unknown[] | undefined : undefined;
       },
@@ -103,7 +119,7 @@ export class HookSet {
         return box ?? undefined;
       },
       output: e.outputs.length
-        ? (_m, out) => (this.muted ? undefined : handle(e, false, out, e.calls - 1))
+        ? (_m, out) => (this.#muted ? undefined : handle(e, false, out, e.calls - 1))
         : undefined,
     };
   }

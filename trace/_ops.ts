@@ -1,21 +1,8 @@
-// What each node op does to real values (getattr, call, index, in-place set, containers, log),
-// and merging a replacement back into an invoke's rows. Knows nothing of events or scheduling.
+// What each plain node op does to real values (getattr, call, index, in-place set, apply,
+// containers), plus conditions' truth and literals' device. Knows nothing of events or scheduling.
 
-import { cat, type Device, slice, Tensor } from "../engine/mod.ts";
+import { type Device, Tensor } from "../engine/mod.ts";
 import { isPlain, type Node } from "./graph.ts";
-
-/** Tensor methods that return a view of their input, so an in-place edit reaches the source. */
-export const VIEW_METHODS: ReadonlySet<string> = new Set([
-  "get",
-  "view",
-  "reshape",
-  "transpose",
-  "permute",
-  "squeeze",
-  "unsqueeze",
-  "expand",
-  "flatten",
-]);
 
 /** Runs a non-provider node on resolved arguments and returns its value. */
 export function execute(node: Node, a: unknown[]): unknown {
@@ -30,7 +17,7 @@ export function execute(node: Node, a: unknown[]): unknown {
       const t = a[0] as Record<string, unknown>;
       const f = t?.[a[1] as string];
       if (typeof f !== "function") {
-        throw new TypeError(`${kind(t)} has no method "${a[1]}"`);
+        throw new TypeError(`${kindOf(t)} has no method "${a[1]}"`);
       }
       return f.apply(t, a.slice(2));
     }
@@ -47,9 +34,6 @@ export function execute(node: Node, a: unknown[]): unknown {
       }
       return r;
     }
-    case "log":
-      printLog(a);
-      return undefined;
     case "list":
       return node.init ?? [];
     case "dict":
@@ -77,13 +61,13 @@ function getItem(t: unknown, i: unknown): unknown {
     );
   }
   if (t !== null && typeof t === "object") return (t as Record<string, unknown>)[String(i)];
-  throw new TypeError(`Cannot index ${kind(t)} with ${JSON.stringify(i)}`);
+  throw new TypeError(`Cannot index ${kindOf(t)} with ${JSON.stringify(i)}`);
 }
 
 function setItem(t: unknown, i: unknown, v: unknown): unknown {
   if (t instanceof Tensor) {
     if (typeof v !== "number" && !(v instanceof Tensor)) {
-      throw new TypeError(`set() needs a number or a Tensor, got ${kind(v)}`);
+      throw new TypeError(`set() needs a number or a Tensor, got ${kindOf(v)}`);
     }
     return t.set(i as Parameters<Tensor["set"]>[0], v);
   }
@@ -95,7 +79,7 @@ function setItem(t: unknown, i: unknown, v: unknown): unknown {
     (t as Record<string, unknown>)[String(i)] = v;
     return t;
   }
-  throw new TypeError(`Cannot set an item of ${kind(t)}`);
+  throw new TypeError(`Cannot set an item of ${kindOf(t)}`);
 }
 
 function tupleIndex(t: unknown[], i: unknown): number {
@@ -111,87 +95,17 @@ function tupleIndex(t: unknown[], i: unknown): number {
   return j;
 }
 
-/**
- * Puts `repl` in place of `cur`. With `rows` (an invoke that is part of a batch of `B`), only
- * those rows of batch-sized tensors are replaced; tuples are merged element by element.
- * Tensors must keep their shape: the module after this one expects it.
- */
-export function merge(
-  cur: unknown,
-  repl: unknown,
-  rows: { start: number; size: number } | null,
-  B: number,
-): unknown {
-  if (Array.isArray(cur) && Array.isArray(repl) && cur.length === repl.length) {
-    return cur.map((c, i) => merge(c, repl[i], rows, B));
-  }
-  if (!(cur instanceof Tensor)) return repl;
-  if (!(repl instanceof Tensor)) {
-    throw new TypeError(
-      `the replacement is ${kind(repl)} but the value it replaces is a Tensor ${fmt(cur.shape)}`,
-    );
-  }
-  const batched = rows !== null && cur.ndim > 0 && cur.shape[0] === B;
-  const want = batched ? [rows.size, ...cur.shape.slice(1)] : cur.shape;
-  if (repl.shape.length !== want.length || repl.shape.some((d, k) => d !== want[k])) {
-    throw new RangeError(
-      `the replacement has shape ${fmt(repl.shape)} but the value it replaces has shape ${
-        fmt(want)
-      }${
-        batched ? ` (rows ${rows.start} to ${rows.start + rows.size - 1} of ${fmt(cur.shape)})` : ""
-      }: the shapes must match`,
-    );
-  }
-  const r = repl.device === cur.device ? repl : repl.to(cur.device);
-  if (!batched) return r;
-  const parts = [
-    cur.get([slice(0, rows.start)]),
-    r.astype(cur.dtype),
-    cur.get([slice(rows.start + rows.size)]),
-  ].filter((p) => p.shape[0] > 0);
-  return cat(parts, 0);
-}
-
-function fmt(shape: readonly number[]): string {
+/** A shape for messages: `[2, 3]`. */
+export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
 
-function kind(v: unknown): string {
+/** What `v` is, for messages: `a Tensor [2, 3]`, `a tuple of 2 items`, `a number`. */
+export function kindOf(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return `a tuple of ${v.length} items`;
-  if (v instanceof Tensor) return `a Tensor ${fmt(v.shape)}`;
+  if (v instanceof Tensor) return `a Tensor ${fmtShape(v.shape)}`;
   return typeof v === "object" ? (v.constructor?.name ?? "an object") : `a ${typeof v}`;
-}
-
-/** Prints `tracer.log` arguments: tensors with their first values (cpu), others as they are. */
-export function printLog(args: readonly unknown[]): void {
-  console.log(...args.map(fmtLog));
-}
-
-/** True when `v` holds a webgpu tensor (in tuples and arrays), whose values need an async read. */
-export function hasDeviceTensor(v: unknown, depth = 0): boolean {
-  if (v instanceof Tensor) return v.device === "webgpu";
-  return Array.isArray(v) && depth < 16 && v.some((x) => hasDeviceTensor(x, depth + 1));
-}
-
-function fmtLog(v: unknown): unknown {
-  if (v instanceof Tensor) {
-    if (v.device !== "cpu") return String(v);
-    const data = v.dataSync();
-    const head = [...data.subarray(0, 8)].map((x) => +x.toPrecision(5)).join(", ");
-    return `${v} [${head}${data.length > 8 ? ", ..." : ""}]`;
-  }
-  if (Array.isArray(v)) return v.map(fmtLog);
-  return v;
-}
-
-/** The rows of an invoke of batch-sized tensors (views), walking tuples. */
-export function narrow(v: unknown, rows: { start: number; size: number }, B: number): unknown {
-  if (v instanceof Tensor) {
-    return v.ndim > 0 && v.shape[0] === B ? v.get([slice(rows.start, rows.start + rows.size)]) : v;
-  }
-  if (Array.isArray(v)) return v.map((x) => narrow(x, rows, B));
-  return v;
 }
 
 /** A condition's truth: one-element tensors by value (cpu), anything else by JS truthiness. */

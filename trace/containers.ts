@@ -50,14 +50,7 @@ export class ListProxy<T = Value> implements NodeLike {
   }
   /** The list's node in `rec`, created on first use. */
   [AS_NODE](rec: Recorder): Node {
-    let n = this.#nodes.get(rec);
-    if (!n) {
-      n = rec.add("list", []);
-      n.init = this.#items;
-      n.saved = true;
-      this.#nodes.set(rec, n);
-    }
-    return n;
+    return containerNode(rec, { op: "list", nodes: this.#nodes, items: this.#items });
   }
 }
 
@@ -104,15 +97,23 @@ export class DictProxy<T = Value> implements NodeLike {
   }
   /** The dict's node in `rec`, created on first use. */
   [AS_NODE](rec: Recorder): Node {
-    let n = this.#nodes.get(rec);
-    if (!n) {
-      n = rec.add("dict", []);
-      n.init = this.#items;
-      n.saved = true;
-      this.#nodes.set(rec, n);
-    }
-    return n;
+    return containerNode(rec, { op: "dict", nodes: this.#nodes, items: this.#items });
   }
+}
+
+/** A container's node in `rec` (kept in `nodes`), made on first use with `items` as its start. */
+function containerNode(
+  rec: Recorder,
+  { op, nodes, items }: { op: "list" | "dict"; nodes: WeakMap<Recorder, Node>; items: unknown },
+): Node {
+  let n = nodes.get(rec);
+  if (!n) {
+    n = rec.add(op, []);
+    n.init = items;
+    n.saved = true;
+    nodes.set(rec, n);
+  }
+  return n;
 }
 
 /**

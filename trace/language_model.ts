@@ -14,9 +14,9 @@ import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Envoy } from "./envoy.ts";
 import { isPlain } from "./graph.ts";
-import type { InvokeRows } from "./interleaver.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
-import type { Resolved, RunPlan, Tracer } from "./tracer.ts";
+import type { InvokeRows, RunPlan } from "./run_plan.ts";
+import type { Resolved, Tracer } from "./tracer.ts";
 
 /** What a LanguageModel accepts: text, several texts, token ids (one row or many), a Tensor. */
 export type ModelInput =
@@ -169,9 +169,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
   /** One forward pass on `input` with the interventions `fn` records. */
   override trace<R>(input: ModelInput, fn: TraceFn<R>): Promise<Resolved<R>>;
   override trace(a: unknown, b?: TraceFn<unknown>): Promise<unknown> {
-    return typeof a === "function"
-      ? this.execute({ kind: "trace" }, [], a as TraceFn<unknown>)
-      : this.execute({ kind: "trace" }, [a], b);
+    return super.trace(a, b as TraceFn<unknown>);
   }
 
   /** Runs `fn`'s graph on a meta twin of the model: shapes and errors, no compute. */

@@ -49,8 +49,7 @@ export {
   type Recorder,
   type TensorMembers,
 } from "./proxy.ts";
-export type { RunPlan } from "./tracer.ts";
-export type { InvokeRows } from "./interleaver.ts";
+export type { InvokeRows, RunPlan } from "./run_plan.ts";
 // Model types the tracing API names (the model layer exports them too).
 export type { GenerateOptions } from "../model/generate.ts";
 export type { GPT2Config } from "../model/config.ts";

@@ -7,9 +7,9 @@ import type { Module } from "../model/module.ts";
 import { Envoy } from "./envoy.ts";
 import { decodeValue, encodeValue, Graph, type GraphJSON } from "./graph.ts";
 import type { StepSpec } from "./steps.ts";
-import type { InvokeRows } from "./interleaver.ts";
 import { assertNotRecording, type InterventionProxy, type Value } from "./proxy.ts";
-import { record, type Resolved, type RunPlan, Tracer } from "./tracer.ts";
+import type { InvokeRows, RunPlan } from "./run_plan.ts";
+import { record, type Resolved, Tracer } from "./tracer.ts";
 
 /** How a traced run drives the model. */
 export type RunMode = { kind: "trace" } | { kind: "generate"; options: Record<string, unknown> };

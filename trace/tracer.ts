@@ -1,28 +1,31 @@
-// Tracer: what a trace callback records into (invoke, stop, apply, log, cond, result), and
-// runTrace(), which records, runs the graph through an Interleaver, and hands back values.
+// Tracer: what a trace callback records into (invoke, stop, apply, log, cond, result); record()
+// runs the callback, and Tracer.run() runs the graph once through an Interleaver.
 
-import type { Device, Tensor } from "../engine/mod.ts";
+import type { Tensor } from "../engine/mod.ts";
 import { tidy } from "../engine/webgpu/scope.ts";
-import { TraceMemory } from "./_memory.ts";
-import { printLog } from "./_ops.ts";
 import type { Module } from "../model/module.ts";
+import { printHeld } from "./_log.ts";
+import { TraceMemory } from "./_memory.ts";
+import { SavedValues } from "./_saved.ts";
 import type { DictProxy, ListProxy } from "./containers.ts";
-import { MissingValueError, StopSignal } from "./errors.ts";
-import { type AddOptions, Graph, isPlain, type Node, type NodeOp, Ref } from "./graph.ts";
-import { Interleaver, type InvokeRows } from "./interleaver.ts";
+import { StopSignal } from "./errors.ts";
+import { type AddOptions, Graph, type Node, type NodeOp } from "./graph.ts";
+import { Interleaver } from "./interleaver.ts";
 import {
-  AS_NODE,
   assertNotRecording,
   type InterventionProxy,
   isProxy,
   makeProxy,
   type NodeLike,
-  nodeOf,
   type Recorder,
   setActiveRecorder,
   toArg,
   type Value,
 } from "./proxy.ts";
+import type { RunPlan } from "./run_plan.ts";
+
+// Re-exported for the callers that name the plan with the tracer.
+export type { RunPlan } from "./run_plan.ts";
 
 /** A callback's return value with proxies replaced by what they stood for. */
 export type Resolved<T> = T extends InterventionProxy ? Value
@@ -54,14 +57,12 @@ export class Tracer implements Recorder {
   #cond: number[] = [];
   #closed = false;
   #results = new Map<number, InterventionProxy>();
-  #values = new Map<number, Value>();
-  #missing = new Map<number, string>();
-  #state: "recording" | "running" | "done" | "failed" = "recording";
-  #failure = "";
+  readonly #saved: SavedValues;
 
   /** A tracer over `graph` (a new one by default). */
   constructor(graph: Graph = new Graph()) {
     this.graph = graph;
+    this.#saved = new SavedValues(graph);
   }
 
   /** The invoke now recording (-1 outside any). */
@@ -159,23 +160,7 @@ export class Tracer implements Recorder {
   }
   /** A saved node's value after the run, or an error saying why there is none. */
   valueOf(node: Node): Value {
-    const what = `%${node.id} ${this.describe(node)}`;
-    if (this.#state === "recording" || this.#state === "running") {
-      throw new TypeError(
-        `${what} has no value yet: values exist after the trace's promise resolves`,
-      );
-    }
-    if (this.#state === "failed") {
-      throw new TypeError(`${what} has no value: the trace failed (${this.#failure})`);
-    }
-    if (!node.saved) {
-      throw new TypeError(`${what} was not saved: call .save() on it inside the callback`);
-    }
-    if (this.#values.has(node.id)) return this.#values.get(node.id);
-    throw new MissingValueError(
-      `${what} has no value: ${this.#missing.get(node.id) ?? "it never ran"}`,
-      what,
-    );
+    return this.#saved.get(node);
   }
 
   #open(what: string): void {
@@ -201,110 +186,34 @@ export class Tracer implements Recorder {
    * also after an error.
    */
   async run(root: Module, plan: RunPlan, raw = false): Promise<unknown> {
-    this.#state = "running";
+    this.#saved.running();
     const mem = new TraceMemory();
     let il: Interleaver | undefined;
     let output: unknown;
     try {
       il = new Interleaver(this.graph, root, plan, mem);
-      try {
-        il.install();
-        try {
-          tidy(() => il!.start());
-          output = await plan.body();
-          mem.own(output);
-          tidy(() => il!.fireResult(output));
-        } catch (e) {
-          if (!(e instanceof StopSignal)) throw e;
-        }
-        il.finish();
-      } finally {
-        il.uninstall();
-      }
-      this.#keep(il);
-      output = await this.#toHost(il, mem, raw ? output : undefined);
+      output = await runHooked(il, plan, mem);
+      this.#saved.keep(il);
+      output = await this.#saved.toHost(il, mem, raw ? output : undefined);
     } catch (e) {
-      this.#state = "failed";
-      this.#failure = e instanceof Error ? e.message : String(e);
-      if (il?.pendingLogs.length) await this.#printLogs(il, mem).catch(() => {});
+      this.#saved.fail(e);
+      if (il?.pendingLogs.length) await printHeld(il.pendingLogs, mem).catch(() => {});
       throw e;
     } finally {
       mem.free();
     }
-    this.#state = "done";
+    this.#saved.done();
     return output;
-  }
-
-  #keep(il: Interleaver): void {
-    for (const n of this.graph.nodes) {
-      if (!n.saved) continue;
-      const { ok, value } = il.valueOf(n.id);
-      if (ok) this.#values.set(n.id, value);
-      else {this.#missing.set(
-          n.id,
-          il.stopped ? "the trace stopped early (tracer.stop())" : this.#why(il, n),
-        );}
-    }
-  }
-
-  /**
-   * Copies saved values, the output and held-back logs to the cpu with one read (webgpu) and
-   * prints the logs; resolves to the output's copy.
-   */
-  async #toHost(il: Interleaver, mem: TraceMemory, output: unknown): Promise<unknown> {
-    const ids = [...this.#values.keys()];
-    const containers = this.graph.nodes
-      .filter((n) => (n.op === "list" || n.op === "dict") && this.#values.has(n.id))
-      .map((n) => this.#values.get(n.id) as object);
-    const logs = il.pendingLogs;
-    const host = await mem.toHost(
-      [output, ...logs, ...ids.map((id) => this.#values.get(id))],
-      containers,
-    );
-    ids.forEach((id, i) => this.#values.set(id, host[1 + logs.length + i]));
-    for (let i = 0; i < logs.length; i++) printLog(host[1 + i] as unknown[]);
-    return host[0];
-  }
-
-  /** After a failure: prints the held-back logs (one read), which help find what went wrong. */
-  async #printLogs(il: Interleaver, mem: TraceMemory): Promise<void> {
-    for (const args of await mem.toHost([...il.pendingLogs])) printLog(args as unknown[]);
-  }
-
-  /** Why node `n` never ran: a getter that never fired, or a false condition. */
-  #why(il: Interleaver, n: Node): string {
-    const seen = new Set<number>();
-    const stack = [n.id];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const d = this.graph.nodes[id];
-      if (d.op === "getter" && !il.valueOf(id).ok) return il.missingError(d).message;
-      stack.push(...d.deps);
-    }
-    return n.cond.length || this.graph.nodes.some((x) => seen.has(x.id) && x.cond.length)
-      ? "its tracer.cond() condition was false"
-      : "it never ran";
   }
 
   /** Every saved node's value after the run, by node id. */
   savedValues(): Map<number, Value> {
-    return new Map(this.#values);
+    return this.#saved.all();
   }
 
   /** Replaces proxies, Refs and containers in `v` by their values. */
   resolve(v: unknown): unknown {
-    if (isProxy(v)) return this.#values.get(nodeOf(v).id);
-    if (v instanceof Ref) return this.#values.get(v.id);
-    if (v !== null && typeof v === "object" && AS_NODE in v) {
-      return (v as unknown as { value: unknown }).value;
-    }
-    if (Array.isArray(v)) return v.map((x) => this.resolve(x));
-    if (isPlain(v)) {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.resolve(x)]));
-    }
-    return v;
+    return this.#saved.resolve(v);
   }
 
   /** Marks every proxy in a returned structure as saved and returns it with Refs. */
@@ -316,18 +225,27 @@ export class Tracer implements Recorder {
   }
 }
 
-/** How to run one trace: the batch layout and the model call. */
-export interface RunPlan {
-  /** Rows of each invoke. */
-  invokes: readonly InvokeRows[];
-  /** Rows in the batch. */
-  batchSize: number;
-  /** Device model values live on. */
-  device?: Device;
-  /** Runs the model; resolves to its final output. */
-  body(): Promise<unknown>;
-  /** Describes the run for messages ("generation ran 3 steps"). */
-  summary(): string;
+/**
+ * Runs the model with the graph's hooks set; resolves to its output (undefined when
+ * `tracer.stop()` ended the run before the model returned).
+ */
+async function runHooked(il: Interleaver, plan: RunPlan, mem: TraceMemory): Promise<unknown> {
+  let output: unknown;
+  try {
+    il.install();
+    try {
+      tidy(() => il.start());
+      output = await plan.body();
+      mem.own(output);
+      tidy(() => il.fireResult(output));
+    } catch (e) {
+      if (!(e instanceof StopSignal)) throw e;
+    }
+    il.finish();
+  } finally {
+    il.uninstall();
+  }
+  return output;
 }
 
 /**
