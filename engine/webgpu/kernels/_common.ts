@@ -4,6 +4,7 @@
 
 import type { DType, Storage, View } from "../../backend.ts";
 import { fmtShape } from "../../layout.ts";
+import type { Program } from "../program.ts";
 
 /** Highest rank a strided view may have after collapsing mergeable axes. */
 export const MAX_RANK = 8;
@@ -34,13 +35,10 @@ export interface Binding {
   readonly vec4?: boolean;
 }
 
-/** A dispatch as a generator describes it; the backend turns bindings into buffers. */
-export interface Kernel {
-  readonly key: string;
-  readonly code: () => string;
+/** A dispatch as a generator describes it: a Program whose buffers are still storage bindings. */
+export interface Kernel extends Omit<Program, "buffers"> {
+  /** The storages to bind, in declaration order; the backend turns them into buffers. */
   readonly bindings: readonly Binding[];
-  readonly params: Int32Array;
-  readonly groups: readonly [number, number, number];
 }
 
 /** WGSL scalar type of a dtype. */
