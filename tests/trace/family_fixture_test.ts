@@ -6,3 +6,4 @@ import { familyFixtureTests } from "./_family_fixture.ts";
 familyFixtureTests({ name: "tiny-llama", layerTuple: false });
 familyFixtureTests({ name: "tiny-qwen2", layerTuple: false });
 familyFixtureTests({ name: "tiny-qwen3", layerTuple: false });
+familyFixtureTests({ name: "tiny-mistral", layerTuple: false });
