@@ -4,7 +4,7 @@
 
 import { cpuTier } from "../engine/mod.ts";
 import { list } from "../trace/containers.ts";
-import { LanguageModel } from "../trace/language_model.ts";
+import { type GPT2LanguageModel, LanguageModel } from "../trace/language_model.ts";
 import { record, Tracer } from "../trace/tracer.ts";
 
 const SMALL = { n_layer: 12, n_head: 12, n_embd: 768, n_positions: 1024, vocab_size: 50257 };
@@ -17,7 +17,7 @@ function median(xs: number[]): number {
 }
 
 /** Records a graph of at least `n` nodes (getters, indexing and tensor methods on 12 layers). */
-function recordGraph(model: LanguageModel, n: number): { ms: number; nodes: number } {
+function recordGraph(model: GPT2LanguageModel, n: number): { ms: number; nodes: number } {
   const layers = model.transformer.h;
   const tracer = new Tracer();
   tracer.inputs.push(PROMPT);
@@ -31,7 +31,7 @@ function recordGraph(model: LanguageModel, n: number): { ms: number; nodes: numb
 }
 
 /** Plain vs traced generate, interleaved so machine noise hits both alike. */
-async function overhead(model: LanguageModel, tokens: number, reps: number) {
+async function overhead(model: GPT2LanguageModel, tokens: number, reps: number) {
   const ids = model.tokenizer.encode(PROMPT);
   const layers = model.transformer.h;
   const plain = () => model.generate(ids, { maxNewTokens: tokens });

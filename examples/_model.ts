@@ -1,7 +1,7 @@
 // The model the examples run on: GPT-2 small from the Hugging Face cache when it is there
 // (nothing is downloaded), else a small seeded random GPT-2, saying so. Loads; traces nothing.
 
-import { LanguageModel, type Tensor } from "../mod.ts";
+import { type GPT2LanguageModel, LanguageModel, type Tensor } from "../mod.ts";
 
 /** The random model's shape: GPT-2's vocabulary and tokenizer, fewer and narrower layers. */
 export const RANDOM_CONFIG = { n_layer: 6, n_head: 8, n_embd: 256 };
@@ -16,7 +16,7 @@ export const RANDOM_CONFIG = { n_layer: 6, n_head: 8, n_embd: 256 };
  * const model = await exampleModel();
  * ```
  */
-export async function exampleModel(): Promise<LanguageModel> {
+export async function exampleModel(): Promise<GPT2LanguageModel> {
   const i = Deno.args.indexOf("--model");
   const id = i >= 0 ? Deno.args[i + 1] : "openai-community/gpt2";
   try {

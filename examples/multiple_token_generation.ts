@@ -2,13 +2,13 @@
 // .all() (bare and recursive), iter() over step ranges, and a .next() loop.
 // Run: deno run -A examples/multiple_token_generation.ts (or `deno task demo`)
 
-import { type LanguageModel, list, type Tensor, type Value } from "../mod.ts";
+import { type GPT2LanguageModel, list, type Tensor, type Value } from "../mod.ts";
 import { exampleModel, row } from "./_model.ts";
 
 const prompt = "The Eiffel Tower is in the city of";
 
 /** Runs every cell of the tutorial on `model`, printing what the notebook prints. */
-export async function multipleTokenGeneration(model: LanguageModel): Promise<void> {
+export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise<void> {
   const layers = model.transformer.h;
   const decode = (ids: number[]) => JSON.stringify(model.tokenizer.decode(ids));
 

@@ -2,6 +2,7 @@
 // KV cache, loading and LanguageModel need from any family. Types only; no family is named here.
 
 import type { Device, Tensor } from "../engine/mod.ts";
+import type { Generator } from "./generator.ts";
 import type { Module } from "./module.ts";
 
 /**
@@ -74,6 +75,11 @@ export interface KVCacheLike {
   update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor];
   /** Called once per forward, after every layer appended its T positions. */
   advance(T: number): void;
+  /**
+   * The cache's buffers, for a `tidy` that may grow the cache to return so they are not freed
+   * (optional: a cache without device buffers has none).
+   */
+  readonly tensors?: readonly Tensor[];
   /** Frees the cache's device memory. */
   dispose(): void;
 }
@@ -93,7 +99,7 @@ export interface CausalLM extends Module {
   /** The device the weights live on. */
   readonly device: Device;
   /** Identity module generate() calls with all ids; its child `streamer` sees each step. */
-  readonly generator: Module & { readonly streamer: Module };
+  readonly generator: Generator;
   /** A fresh KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCacheLike;
   /** ids (B, T) int32 -> logits (B, T, V). */

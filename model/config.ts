@@ -1,19 +1,11 @@
 // GPT-2 config.json: HuggingFace key names kept 1:1, GPT2Config defaults filled in, values checked.
 // Pure data: builds no model and reads nothing but the file it is given.
 
-/** MLP activations a GPT-2 config may name; the three tanh forms are the same function. */
-export const ACTIVATIONS = [
-  "gelu_new",
-  "gelu_pytorch_tanh",
-  "gelu_fast",
-  "gelu",
-  "relu",
-  "silu",
-  "quick_gelu",
-] as const;
+import { type ActivationName as Activation, ACTIVATIONS } from "./layers/activation.ts";
 
+export { ACTIVATIONS };
 /** One of {@link ACTIVATIONS}. */
-export type Activation = typeof ACTIVATIONS[number];
+export type { Activation };
 
 /**
  * GPT-2 hyperparameters under their HuggingFace `config.json` names.

@@ -5,8 +5,7 @@ import { cat, type Device, type Tensor, tensor } from "../engine/mod.ts";
 import { Rng } from "../engine/random.ts";
 import { allocatedSince, allocationMark, release, tidy } from "../engine/webgpu/scope.ts";
 import { normalizeRows, prepareBatch } from "./batch.ts";
-import { KVCache } from "./gpt2/kv_cache.ts";
-import type { ForwardOptions, GPT2LMHeadModel } from "./gpt2/model.ts";
+import type { CausalLM, CausalLMForwardOptions, KVCacheLike } from "./causal_lm.ts";
 
 /** Options of {@link generate}; names follow HF generate() in camelCase. */
 export interface GenerateOptions {
@@ -24,9 +23,9 @@ export interface GenerateOptions {
   seed?: number;
   /** Stop a row at the end-of-sequence token (it then emits padding); default false. */
   stopAtEos?: boolean;
-  /** End-of-sequence id; default config.eos_token_id, else 50256. */
+  /** End-of-sequence id; default the model's first eos id (from its config). */
   eosTokenId?: number;
-  /** Padding id (left padding and after eos); default the eos id. */
+  /** Padding id (left padding and after eos); default the config's pad id, else the eos id, else 0. */
   padTokenId?: number;
 }
 
@@ -65,33 +64,30 @@ interface Picker {
  * ```
  */
 export async function generate(
-  model: GPT2LMHeadModel,
+  model: CausalLM,
   input: readonly number[] | readonly (readonly number[])[],
   opts: GenerateOptions = {},
 ): Promise<Tensor> {
-  const config = model.config;
-  const rows = normalizeRows(input, config.vocab_size);
+  const shape = model.shape;
+  const rows = normalizeRows(input, shape.vocabSize);
   const maxNew = opts.maxNewTokens ?? 20;
-  const eos = opts.eosTokenId ?? config.eos_token_id ?? 50256;
-  const pad = opts.padTokenId ?? eos;
+  const eos: number | null = opts.eosTokenId ?? shape.eosTokenIds[0] ?? null;
+  const pad = opts.padTokenId ?? shape.padTokenId ?? eos ?? 0;
   if (!Number.isInteger(maxNew) || maxNew < 0) {
     throw new RangeError(`maxNewTokens is ${maxNew}: it must be an integer >= 0`);
   }
   const pick = makePicker(opts);
   const device = model.device;
   const T = Math.max(...rows.map((r) => r.length));
-  if (T + maxNew > config.n_positions) {
+  if (T + maxNew > shape.maxPositions) {
     throw new RangeError(
-      `Prompt of ${T} tokens plus maxNewTokens ${maxNew} exceeds the model's ${config.n_positions} positions: shorten the prompt or generate fewer tokens`,
+      `Prompt of ${T} tokens plus maxNewTokens ${maxNew} exceeds the model's ${shape.maxPositions} positions: shorten the prompt or generate fewer tokens`,
     );
   }
   const B = rows.length;
   const batch = prepareBatch(rows, pad, { device });
   const padded = batch.lengths.some((n) => n !== T);
-  const cache = new KVCache(
-    { nLayer: config.n_layer, nHead: config.n_head, headSize: config.n_embd / config.n_head },
-    { batch: B, capacity: Math.max(1, T + maxNew), device },
-  );
+  const cache = model.newCache({ batch: B, capacity: Math.max(1, T + maxNew) });
   const hostIds = batch.hostIds;
   const columns: Int32Array[] = [];
   const finished = new Uint8Array(B);
@@ -100,13 +96,13 @@ export async function generate(
   try {
     for (let step = 0; step < maxNew; step++) {
       const [picked] = tidy(() => {
-        const fwd: ForwardOptions = !padded
+        const fwd: CausalLMForwardOptions = !padded
           ? { cache }
           : step === 0
           ? { attentionMask: batch.attentionMask, positionIds: batch.positionIds, cache }
           : stepMask(batch.lengths, T, step, device, cache);
-        const logits = model.call(ids, fwd) as Tensor; // (B, t, V)
-        return [pick.prepare(logits.get(":, -1")), ...cache.tensors]; // the cache may have grown
+        const logits = model.call(ids, fwd); // (B, t, V)
+        return [pick.prepare(logits.get(":, -1")), ...(cache.tensors ?? [])]; // the cache may have grown
       });
       if (ownIds) release(ids);
       let next: Int32Array;
@@ -120,7 +116,7 @@ export async function generate(
       const { streamed, replaced } = tidy(() => {
         const fresh = tensor(next, [B, 1], { device }); // (B, 1)
         const version = fresh.storage.version;
-        const streamed = model.generator.streamer.call(fresh) as Tensor;
+        const streamed = model.generator.streamer.call(fresh);
         const replaced = streamed !== fresh || streamed.storage.version !== version;
         if (replaced && (streamed?.dtype !== "int32" || streamed.shape.join() !== `${B},1`)) {
           throw new TypeError(
@@ -134,7 +130,7 @@ export async function generate(
       if (replaced) next = new Int32Array(await streamed.data());
       columns.push(next);
       if (opts.stopAtEos) {
-        next.forEach((id, b) => (finished[b] ||= id === eos ? 1 : 0));
+        next.forEach((id, b) => (finished[b] ||= eos !== null && id === eos ? 1 : 0));
         if (finished.every((f) => f === 1)) break;
       }
     }
@@ -144,7 +140,7 @@ export async function generate(
       all.set(hostIds.subarray(b * T, (b + 1) * T), b * width);
       columns.forEach((col, j) => (all[b * width + T + j] = col[b]));
     }
-    return tidy(() => model.generator.call(tensor(all, [B, width], { device })) as Tensor);
+    return tidy(() => model.generator.call(tensor(all, [B, width], { device })));
   } finally {
     if (ownIds) release(ids);
     cache.dispose();
@@ -158,8 +154,8 @@ function stepMask(
   T: number,
   step: number,
   device: Device,
-  cache: KVCache,
-): ForwardOptions {
+  cache: KVCacheLike,
+): CausalLMForwardOptions {
   const B = lengths.length, S = T + step;
   const mask = new Int32Array(B * S).fill(1);
   const pos = new Int32Array(B);

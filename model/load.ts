@@ -1,15 +1,127 @@
-// Builds a ready GPT-2 from a directory or Hub id (config, weights, tokenizer), or a seeded
-// random one from a config alone. Finding files is hub.ts's job; this file only assembles.
+// Builds a ready model of any registered family from a directory or Hub id (config.json,
+// weights, tokenizer when there is one), or a seeded random one from a config object. Finding
+// files is hub.ts's job and building is each family's; this file only assembles.
 
 import type { Device } from "../engine/mod.ts";
-import { type GPT2Config, loadGPT2Config, parseGPT2Config } from "./config.ts";
-import { GPT2LMHeadModel } from "./gpt2/model.ts";
-import { initRandom, type LoadReport, loadWeights } from "./gpt2/weights.ts";
+import type { CausalLM } from "./causal_lm.ts";
+import { type GPT2Config, parseGPT2Config } from "./config.ts";
+import type { Family } from "./family.ts";
+import { familyOf } from "./families.ts";
+import type { GPT2LMHeadModel } from "./gpt2/model.ts";
 import { resolveModelDir, type ResolveModelOptions } from "./hub.ts";
 import { loadSafetensorsDir } from "./safetensors.ts";
 import { Tokenizer } from "./tokenizer.ts";
+import type { LoadReport } from "./weights.ts";
 
-/** A model with its tokenizer and config. */
+/** A model with its tokenizer (null when the folder has none) and raw config. */
+export interface LoadedModel {
+  /** The model, weights loaded. */
+  model: CausalLM;
+  /** The checkpoint's tokenizer; null for a folder without one (token-id input only). */
+  tokenizer: Tokenizer | null;
+  /** config.json as read. */
+  config: Record<string, unknown>;
+  /** The family config.json selected. */
+  family: Family;
+}
+
+/** Options of {@link loadModel}: where to find files, and the device for the weights. */
+export interface LoadModelOptions extends ResolveModelOptions {
+  /** Device of the weights; default cpu. */
+  device?: Device;
+  /** Called with what loading did besides assigning (unused keys, an untied head). */
+  onReport?: (report: LoadReport) => void;
+}
+
+/**
+ * Reads `config.json` of a model directory as a plain object. A missing file, a file that is
+ * not JSON or not an object is an error that names the path.
+ *
+ * @example
+ * ```ts ignore
+ * import { readConfigJson } from "./load.ts";
+ * (await readConfigJson("tests/fixtures/tiny-llama")).model_type; // "llama"
+ * ```
+ */
+export async function readConfigJson(dir: string): Promise<Record<string, unknown>> {
+  const path = `${dir.replace(/\/+$/, "")}/config.json`;
+  const text = await Deno.readTextFile(path);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`Config "${path}" is not JSON (${(e as Error).message}): fix the file`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new TypeError(`Config "${path}" is ${JSON.stringify(json)}: it must be a JSON object`);
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Loads a model of any registered family (GPT-2, Llama, Mistral, Qwen2, Qwen3, ...) from a
+ * local directory or a Hub id: config.json picks the family by `model_type` (or
+ * `architectures`), then model.safetensors (or its sharded index; F32, F16 or BF16) and the
+ * tokenizer. A folder without tokenizer.json gets the family's default tokenizer (GPT-2's) or
+ * none (token-id input only).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./load.ts";
+ * const { model, tokenizer } = await loadModel("tests/fixtures/tiny-llama");
+ * console.log(model.paths.layers, tokenizer?.encode("Hello"));
+ * ```
+ */
+export async function loadModel(
+  idOrDir: string,
+  opts: LoadModelOptions = {},
+): Promise<LoadedModel> {
+  const dir = await resolveModelDir(idOrDir, opts);
+  const config = await readConfigJson(dir);
+  const family = familyOf(config);
+  // Placeholders, not zeros: every weight is replaced, so nothing is allocated twice.
+  const model = family.create(config, { device: opts.device ?? "cpu", empty: true });
+  const [weights, tokenizer] = await Promise.all([
+    loadSafetensorsDir(dir),
+    tokenizerFor(dir, family),
+  ]);
+  const report = family.loadWeights(model, weights);
+  opts.onReport?.(report);
+  return { model, tokenizer, config, family };
+}
+
+async function tokenizerFor(dir: string, family: Family): Promise<Tokenizer | null> {
+  try {
+    await Deno.stat(`${dir}/tokenizer.json`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return (await family.defaultTokenizer?.()) ?? null;
+    throw e;
+  }
+  return await Tokenizer.fromDir(dir);
+}
+
+/**
+ * A model of the family `config.model_type` names (default "gpt2") with seeded random weights
+ * (HF's init), reading no files; the tokenizer is the family's default or null.
+ *
+ * @example
+ * ```ts ignore
+ * import { randomModel } from "./load.ts";
+ * const { model } = await randomModel({ model_type: "llama", hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 128, vocab_size: 100 });
+ * ```
+ */
+export async function randomModel(
+  config: Record<string, unknown> = {},
+  opts: { seed?: number; device?: Device } = {},
+): Promise<LoadedModel> {
+  const full = { model_type: "gpt2", ...config };
+  const family = familyOf(full);
+  const empty = family.create(full, { device: opts.device ?? "cpu", empty: true });
+  const model = family.initRandom(empty, opts.seed ?? 0);
+  return { model, tokenizer: (await family.defaultTokenizer?.()) ?? null, config: full, family };
+}
+
+/** A GPT-2 with its tokenizer and config (what {@link loadGPT2} returns). */
 export interface LoadedGPT2 {
   /** The model, weights loaded. */
   model: GPT2LMHeadModel;
@@ -19,18 +131,11 @@ export interface LoadedGPT2 {
   config: GPT2Config;
 }
 
-/** Options of {@link loadGPT2}: where to find files, and the device for the weights. */
-export interface LoadGPT2Options extends ResolveModelOptions {
-  /** Device of the weights; default cpu. */
-  device?: Device;
-  /** Called with checkpoint keys that matched nothing (none for a GPT-2 checkpoint). */
-  onReport?: (report: LoadReport) => void;
-}
+/** Options of {@link loadGPT2}. */
+export type LoadGPT2Options = LoadModelOptions;
 
 /**
- * Loads GPT-2 from a local directory or a Hub id (`"openai-community/gpt2"`): config.json,
- * model.safetensors (or its sharded index) and tokenizer.json. A directory without
- * tokenizer.json gets the GPT-2 tokenizer shipped with tsight.
+ * {@link loadModel} for a GPT-2 checkpoint, typed as GPT-2 (an error for another family).
  *
  * @example
  * ```ts ignore
@@ -41,23 +146,10 @@ export interface LoadGPT2Options extends ResolveModelOptions {
  */
 export async function loadGPT2(idOrDir: string, opts: LoadGPT2Options = {}): Promise<LoadedGPT2> {
   const dir = await resolveModelDir(idOrDir, opts);
-  const config = await loadGPT2Config(dir);
-  const [weights, tokenizer] = await Promise.all([loadSafetensorsDir(dir), tokenizerFor(dir)]);
-  // Placeholders, not zeros: every weight is replaced, so nothing is allocated twice.
-  const model = new GPT2LMHeadModel(config, { device: opts.device, empty: true });
-  const report = loadWeights(model, weights);
-  opts.onReport?.(report);
-  return { model, tokenizer, config };
-}
-
-async function tokenizerFor(dir: string): Promise<Tokenizer> {
-  try {
-    await Deno.stat(`${dir}/tokenizer.json`);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return await Tokenizer.gpt2();
-    throw e;
-  }
-  return await Tokenizer.fromDir(dir);
+  const raw = await readConfigJson(dir);
+  const config = parseGPT2Config(raw); // names the model_type when it is not "gpt2"
+  const { model, tokenizer } = await loadModel(dir, opts);
+  return { model: model as GPT2LMHeadModel, tokenizer: tokenizer!, config };
 }
 
 /**
@@ -75,7 +167,6 @@ export async function randomGPT2(
   opts: { seed?: number; device?: Device } = {},
 ): Promise<LoadedGPT2> {
   const parsed = parseGPT2Config(config);
-  const empty = new GPT2LMHeadModel(parsed, { device: opts.device, empty: true });
-  const model = initRandom(empty, opts.seed ?? 0);
-  return { model, tokenizer: await Tokenizer.gpt2(), config: parsed };
+  const { model, tokenizer } = await randomModel({ ...parsed }, opts);
+  return { model: model as GPT2LMHeadModel, tokenizer: tokenizer!, config: parsed };
 }

@@ -1,20 +1,54 @@
 /**
- * tsight's model layer: Module and hooks, GPT-2 with HuggingFace names, loading (config,
- * safetensors, Hub cache, tokenizer), batching with left padding and generation.
+ * tsight's model layer: Module and hooks, the decoder families (GPT-2, Llama, Mistral, Qwen2,
+ * Qwen3) under HuggingFace's names on shared building blocks, loading (config, safetensors,
+ * Hub cache, tokenizer), batching with left padding and generation.
  *
  * @example
  * ```ts ignore
- * import { generate, loadGPT2 } from "./mod.ts";
- * const { model, tokenizer } = await loadGPT2("openai-community/gpt2");
- * const ids = await generate(model, [tokenizer.encode("The Eiffel Tower is in")], { maxNewTokens: 5 });
- * console.log(tokenizer.decode([...(await ids.data())]));
+ * import { generate, loadModel } from "./mod.ts";
+ * const { model, tokenizer } = await loadModel("openai-community/gpt2");
+ * const ids = await generate(model, [tokenizer!.encode("The Eiffel Tower is in")], { maxNewTokens: 5 });
+ * console.log(tokenizer!.decode([...(await ids.data())]));
  * ```
  *
  * @module
  */
 export { Module, type ModuleHook, ModuleList } from "./module.ts";
+export type {
+  CausalLM,
+  CausalLMForwardOptions,
+  DecoderPaths,
+  DecoderShape,
+  KVCacheLike,
+} from "./causal_lm.ts";
+export type { Family } from "./family.ts";
+export { FAMILIES, familyOf } from "./families.ts";
 export * from "./gpt2/mod.ts";
-export { type LoadedGPT2, loadGPT2, type LoadGPT2Options, randomGPT2 } from "./load.ts";
+export * from "./llama/mod.ts";
+export * from "./layers/mod.ts";
+export { Generator, Streamer } from "./generator.ts";
+export { KVCache, type KVCacheOptions, type KVCacheShape } from "./kv_cache.ts";
+export { BaseModelOutput } from "./outputs.ts";
+export {
+  type CheckpointSpec,
+  initNormal,
+  loadCheckpoint,
+  type LoadReport,
+  replacing,
+  toParameter,
+  type WeightSource,
+} from "./weights.ts";
+export {
+  type LoadedGPT2,
+  type LoadedModel,
+  loadGPT2,
+  type LoadGPT2Options,
+  loadModel,
+  type LoadModelOptions,
+  randomGPT2,
+  randomModel,
+  readConfigJson,
+} from "./load.ts";
 export { generate, type GenerateOptions } from "./generate.ts";
 export { type Batch, normalizeRows, prepareBatch } from "./batch.ts";
 export {

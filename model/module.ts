@@ -42,15 +42,26 @@ export abstract class Module {
   #params = new Map<string, Tensor>();
 
   /** The module's computation. Synchronous: no `await` inside a forward pass. */
-  abstract forward(...args: never[]): unknown;
+  abstract forward(...args: unknown[]): unknown;
 
-  /** Runs `forward`, letting an installed hook observe or replace input and output. */
-  call(...args: unknown[]): unknown {
+  /**
+   * Runs `forward`, letting an installed hook observe or replace input and output. Typed from
+   * the module's own `forward`: `ln.call(x)` is a Tensor when `ln.forward` returns one.
+   */
+  call<M extends Module>(
+    this: M,
+    ...args: Parameters<M["forward"]>
+  ): ReturnType<M["forward"]> {
+    return this.callUntyped(...args) as ReturnType<M["forward"]>;
+  }
+
+  /** `call` for callers that hold a plain Module (the tracer): unknown in, unknown out. */
+  callUntyped(...args: unknown[]): unknown {
     const hook = this.hook;
-    if (hook === null) return (this.forward as (...a: unknown[]) => unknown)(...args);
+    if (hook === null) return this.forward(...args);
     if (hook.input) args = hook.input(this, args) ?? args;
     const skipped = hook.skip?.(this, args);
-    let out = skipped ? skipped.value : (this.forward as (...a: unknown[]) => unknown)(...args);
+    let out = skipped ? skipped.value : this.forward(...args);
     if (hook.output) {
       const replaced = hook.output(this, out);
       if (replaced !== undefined) out = replaced;

@@ -1,18 +1,19 @@
-// LanguageModel: GPT-2 plus its tokenizer, traceable. Turns inputs (text, ids, tensors) into a
-// left-padded batch, runs one forward pass (trace, scan) or the decoding loop (generate).
+// LanguageModel: a decoder of any family plus its tokenizer, traceable. Turns inputs (text, ids,
+// tensors) into a left-padded batch, runs one forward pass (trace, scan) or the decoding loop.
 
 import { type Device, Tensor } from "../engine/mod.ts";
 import { resolveDevice } from "../engine/webgpu/mod.ts";
 import { fastTierInfo, startThreads } from "../engine/cpu/fast/mod.ts";
 import { tidy } from "../engine/webgpu/scope.ts";
 import { prepareBatch } from "../model/batch.ts";
-import type { GPT2Config } from "../model/config.ts";
+import type { CausalLM, DecoderPaths, DecoderShape } from "../model/causal_lm.ts";
+import { familyOf } from "../model/families.ts";
 import { generate, type GenerateOptions } from "../model/generate.ts";
-import { GPT2LMHeadModel } from "../model/gpt2/model.ts";
-import { loadGPT2, type LoadGPT2Options, randomGPT2 } from "../model/load.ts";
+import { loadModel, type LoadModelOptions, randomModel } from "../model/load.ts";
 import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
-import type { Envoy } from "./envoy.ts";
+import type { GPT2Envoys } from "./envoys/gpt2.ts";
+import type { LlamaEnvoys } from "./envoys/llama.ts";
 import { isPlain } from "./graph.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
@@ -26,74 +27,22 @@ export type ModelInput =
   | readonly (readonly number[])[]
   | Tensor;
 
-/** A ModuleList's envoy: items by index, negative from the end. */
-export interface EnvoyList<T extends Envoy = Envoy> extends Envoy {
-  /** Item `i` (`h[0]`, `h[-1]`). */
-  readonly [i: number]: T;
-  /** Item `i`; negative counts from the end. */
-  at(i: number): T;
-}
-/** `transformer.h[i].attn`: output[0] is the attention output (B, T, C). */
-export interface AttentionEnvoy extends Envoy {
-  /** Projection to q | k | v: output (B, T, 3C). */
-  readonly c_attn: Envoy;
-  /** Output projection: input holds the heads side by side (B, T, nh * hs). */
-  readonly c_proj: Envoy;
-  /** Its output is the attention pattern (B, nh, T, S). */
-  readonly attn_dropout: Envoy;
-  /** Dropout after c_proj (an identity at inference). */
-  readonly resid_dropout: Envoy;
-}
-/** `transformer.h[i].mlp`: output (B, T, C) before the residual add. */
-export interface MLPEnvoy extends Envoy {
-  /** Up projection: output (B, T, 4C). */
-  readonly c_fc: Envoy;
-  /** GELU: output (B, T, 4C). */
-  readonly act: Envoy;
-  /** Down projection: output (B, T, C). */
-  readonly c_proj: Envoy;
-  /** Dropout (an identity at inference). */
-  readonly dropout: Envoy;
-}
-/** `transformer.h[i]`: output[0] is the hidden state (B, T, C). */
-export interface BlockEnvoy extends Envoy {
-  /** LayerNorm before attention. */
-  readonly ln_1: Envoy;
-  /** Self-attention. */
-  readonly attn: AttentionEnvoy;
-  /** LayerNorm before the MLP. */
-  readonly ln_2: Envoy;
-  /** Feed-forward block. */
-  readonly mlp: MLPEnvoy;
-}
-/** `transformer`: output[0] is ln_f's output (B, T, C). */
-export interface TransformerEnvoy extends Envoy {
-  /** Token embeddings: output (B, T, C). */
-  readonly wte: Envoy;
-  /** Position embeddings: output (B|1, T, C). */
-  readonly wpe: Envoy;
-  /** Dropout on the summed embeddings: output is the residual stream's start. */
-  readonly drop: Envoy;
-  /** The blocks. */
-  readonly h: EnvoyList<BlockEnvoy>;
-  /** Final LayerNorm. */
-  readonly ln_f: Envoy;
-}
-/** `generator`: output = all ids once; `streamer.output` = each step's new ids. */
-export interface GeneratorEnvoy extends Envoy {
-  /** Called with each step's new ids (B, 1). */
-  readonly streamer: Envoy;
-}
+/** A LanguageModel over GPT-2, its envoys typed (`model.transformer.h[i]`). */
+export type GPT2LanguageModel = LanguageModel & GPT2Envoys;
+/** A LanguageModel over a Llama-style family, its envoys typed (`model.model.layers[i]`). */
+export type LlamaLanguageModel = LanguageModel & LlamaEnvoys;
 
 /** Options of {@link LanguageModel.load}. */
-export interface LanguageModelLoadOptions extends Omit<LoadGPT2Options, "device"> {
+export interface LanguageModelLoadOptions extends Omit<LoadModelOptions, "device"> {
   /** "auto" (default): webgpu on a hardware adapter, else cpu. */
   device?: "auto" | Device;
 }
 
 /**
- * GPT-2 with nnsight's programming model: `model.transformer.h[5].output`, `trace`,
- * `generate`, `scan`, `tracer.invoke`. See docs/tracing.md.
+ * A decoder of any registered family (GPT-2, Llama, Mistral, Qwen2, Qwen3, ...) with nnsight's
+ * programming model: `model.transformer.h[5].output` (GPT-2), `model.model.layers[5].output`
+ * (Llama), `trace`, `generate`, `scan`, `tracer.invoke`. See docs/tracing.md. The envoy types
+ * are the type parameter of `load`/`random` (GPT2Envoys by default; LlamaEnvoys, ...).
  *
  * @example
  * ```ts ignore
@@ -105,56 +54,84 @@ export interface LanguageModelLoadOptions extends Omit<LoadGPT2Options, "device"
  * console.log(model.tokenizer.decode([...(await out.get("0, -3:").data())]));
  * ```
  */
-export class LanguageModel extends NNsight<GPT2LMHeadModel> {
-  /** Text to ids and back. */
-  readonly tokenizer: Tokenizer;
-  /** The model's config. */
-  readonly config: GPT2Config;
-  /** The transformer: embeddings, blocks `h`, final LayerNorm. */
-  declare readonly transformer: TransformerEnvoy;
-  /** The LM head: output is the logits (B, T, V). */
-  declare readonly lm_head: Envoy;
-  /** The generator: output is all ids after generate(); `.streamer` each step's ids. */
-  declare readonly generator: GeneratorEnvoy;
+export class LanguageModel extends NNsight<CausalLM> {
+  /** The model's parsed config (HuggingFace key names). */
+  // deno-lint-ignore no-explicit-any
+  readonly config: Readonly<Record<string, any>>;
+  readonly #tokenizer: Tokenizer | null;
 
-  /** Wraps a GPT-2 and its tokenizer. */
-  constructor(model: GPT2LMHeadModel, tokenizer: Tokenizer) {
-    super(model, { meta: () => new GPT2LMHeadModel(model.config, { device: "meta" }) });
-    this.tokenizer = tokenizer;
-    this.config = model.config;
+  /** Wraps a model of any family and its tokenizer (or null: token-id input only). */
+  constructor(model: CausalLM, tokenizer: Tokenizer | null) {
+    const config = model.config as Record<string, unknown>;
+    super(model, { meta: () => familyOf(config).create(config, { device: "meta" }) });
+    this.#tokenizer = tokenizer;
+    this.config = config;
+  }
+
+  /** Whether the model has a tokenizer (text input works). */
+  get hasTokenizer(): boolean {
+    return this.#tokenizer !== null;
   }
 
   /**
-   * Loads GPT-2 from a directory or the Hub (`"openai-community/gpt2"`).
+   * Text to ids and back. A model loaded from a folder without tokenizer files has none: reading
+   * this is then an error that says to pass token ids.
+   */
+  get tokenizer(): Tokenizer {
+    if (this.#tokenizer) return this.#tokenizer;
+    throw new TypeError(
+      `This model has no tokenizer (its folder has no tokenizer.json): pass token ids (number[] or number[][]) or an int32 Tensor, or load a folder with tokenizer.json`,
+    );
+  }
+
+  /**
+   * Loads a model from a directory or the Hub (`"openai-community/gpt2"`,
+   * `"HuggingFaceTB/SmolLM2-135M"`); config.json picks the family. Type the envoys with the
+   * family's tree: `LanguageModel.load<LlamaEnvoys>(...)`.
    *
    * @example
    * ```ts ignore
-   * const model = await LanguageModel.load("tests/fixtures/tiny-gpt2", { device: "cpu" });
+   * const model = await LanguageModel.load<LlamaEnvoys>("tests/fixtures/tiny-llama", { device: "cpu" });
    * ```
    */
-  static async load(idOrDir: string, opts: LanguageModelLoadOptions = {}): Promise<LanguageModel> {
+  static async load<E extends object = GPT2Envoys>(
+    idOrDir: string,
+    opts: LanguageModelLoadOptions = {},
+  ): Promise<LanguageModel & E> {
     const device = await resolveDevice(opts.device ?? "auto");
     await startCpuThreads(device);
-    const { model, tokenizer } = await loadGPT2(idOrDir, { ...opts, device });
-    return new LanguageModel(model, tokenizer);
+    const { model, tokenizer } = await loadModel(idOrDir, { ...opts, device });
+    return new LanguageModel(model, tokenizer) as LanguageModel & E;
   }
 
   /**
-   * A GPT-2 with seeded random weights and GPT-2's tokenizer (no files).
+   * A model with seeded random weights from an HF config object whose `model_type` picks the
+   * family (default "gpt2", completed with GPT-2 small's defaults); no files are read.
    *
    * @example
    * ```ts ignore
-   * const model = await LanguageModel.random({ n_layer: 2, n_embd: 64, n_head: 4 }, { seed: 0 });
+   * const gpt2 = await LanguageModel.random({ n_layer: 2, n_embd: 64, n_head: 4 }, { seed: 0 });
+   * const llama = await LanguageModel.random<LlamaEnvoys>({ model_type: "llama", hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 128, vocab_size: 100 });
    * ```
    */
-  static async random(
-    config: Partial<GPT2Config> = {},
+  static async random<E extends object = GPT2Envoys>(
+    config: Record<string, unknown> = {},
     opts: { seed?: number; device?: "auto" | Device } = {},
-  ): Promise<LanguageModel> {
+  ): Promise<LanguageModel & E> {
     const device = await resolveDevice(opts.device ?? "cpu");
     await startCpuThreads(device);
-    const { model, tokenizer } = await randomGPT2(config, { seed: opts.seed, device });
-    return new LanguageModel(model, tokenizer);
+    const { model, tokenizer } = await randomModel(config, { seed: opts.seed, device });
+    return new LanguageModel(model, tokenizer) as LanguageModel & E;
+  }
+
+  /** The family-agnostic sizes (layers, heads, vocab, bos/eos/pad ids). */
+  get shape(): DecoderShape {
+    return this.module.shape;
+  }
+
+  /** Dotted paths of the layers, attention, MLP, final norm, head and embedding. */
+  get paths(): DecoderPaths {
+    return this.module.paths;
   }
 
   /** The device the weights live on. */
@@ -207,7 +184,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
 
   /** Token-id rows of one input. */
   rowsOf(input: unknown): number[][] {
-    if (typeof input === "string") return [this.tokenizer.encode(input)];
+    if (typeof input === "string") return [this.#tokenizerFor(input).encode(input)];
     if (input instanceof Tensor) {
       if (input.dtype !== "int32" || input.ndim < 1 || input.ndim > 2) {
         throw new TypeError(`A Tensor input must be int32 token ids [T] or [B, T], got ${input}`);
@@ -218,7 +195,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
     }
     if (Array.isArray(input) && input.length > 0) {
       if (input.every((x) => typeof x === "string")) {
-        return input.map((s) => this.tokenizer.encode(s));
+        return input.map((s) => this.#tokenizerFor(s).encode(s));
       }
       if (input.every((x) => typeof x === "number")) return [[...input]];
       if (input.every((x) => Array.isArray(x))) return input.map((r) => [...r]);
@@ -227,6 +204,16 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       `Unsupported input ${
         JSON.stringify(input)?.slice(0, 60)
       }: use a string, strings, token ids (number[] or number[][]) or an int32 Tensor`,
+    );
+  }
+
+  /** The tokenizer, or an error saying that text needs one. */
+  #tokenizerFor(text: string): Tokenizer {
+    if (this.#tokenizer) return this.#tokenizer;
+    throw new TypeError(
+      `Text input ${
+        JSON.stringify(text.slice(0, 40))
+      } needs a tokenizer, and this model has none (its folder has no tokenizer.json): pass token ids (number[] or number[][]) or an int32 Tensor, or load a folder with tokenizer.json`,
     );
   }
 
@@ -239,8 +226,9 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       invokes.push({ start: rows.length, size: r.length });
       rows.push(...r);
     }
-    const model = root as GPT2LMHeadModel;
-    const pad = this.tokenizer.padTokenId ?? this.config.eos_token_id ?? 50256;
+    const model = root as CausalLM;
+    const shape = this.module.shape;
+    const pad = this.#tokenizer?.padTokenId ?? shape.padTokenId ?? shape.eosTokenIds[0] ?? 0;
     const device: Device = meta ? "meta" : model.device;
     const width = Math.max(...rows.map((r) => r.length));
     if (mode.kind === "generate") {

@@ -16,16 +16,27 @@
  * @module
  */
 export {
-  type AttentionEnvoy,
-  type BlockEnvoy,
-  type EnvoyList,
-  type GeneratorEnvoy,
+  type GPT2LanguageModel,
   LanguageModel,
   type LanguageModelLoadOptions,
-  type MLPEnvoy,
+  type LlamaLanguageModel,
   type ModelInput,
-  type TransformerEnvoy,
 } from "./language_model.ts";
+export type { EnvoyList, GeneratorEnvoy } from "./envoys/common.ts";
+export type {
+  AttentionEnvoy,
+  BlockEnvoy,
+  GPT2Envoys,
+  MLPEnvoy,
+  TransformerEnvoy,
+} from "./envoys/gpt2.ts";
+export type {
+  LlamaAttentionEnvoy,
+  LlamaEnvoys,
+  LlamaLayerEnvoy,
+  LlamaMLPEnvoy,
+  LlamaModelEnvoy,
+} from "./envoys/llama.ts";
 export {
   NNsight,
   type NNsightOptions,
@@ -56,4 +67,5 @@ export type { GPT2Config } from "../model/config.ts";
 export type { Module, ModuleHook } from "../model/module.ts";
 export type { GPT2LMHeadModel } from "../model/gpt2/model.ts";
 export type { Tokenizer } from "../model/tokenizer.ts";
-export type { LoadGPT2Options } from "../model/load.ts";
+export type { LoadGPT2Options, LoadModelOptions } from "../model/load.ts";
+export type { CausalLM, DecoderPaths, DecoderShape } from "../model/causal_lm.ts";

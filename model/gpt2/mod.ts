@@ -1,6 +1,6 @@
 /**
- * GPT-2 with HuggingFace's module tree and names: the model, its leaf layers, the KV cache and
- * the checkpoint mapping.
+ * GPT-2 with HuggingFace's module tree and names: the model, its own leaf layers and the
+ * checkpoint mapping.
  *
  * @example
  * ```ts
@@ -14,24 +14,14 @@
 export {
   type BlockContext,
   type ForwardOptions,
+  GPT2_PATHS,
   GPT2Attention,
   GPT2Block,
   GPT2LMHeadModel,
   GPT2MLP,
   GPT2Model,
   type GPT2ModelOptions,
-  type Present,
 } from "./model.ts";
-export {
-  Activation,
-  Conv1D,
-  Dropout,
-  Embedding,
-  geluExact,
-  LayerNorm,
-  LMHead,
-  newParameter,
-} from "./layers.ts";
-export { Generator, Streamer } from "./generator.ts";
-export { KVCache, type KVCacheOptions, type KVCacheShape } from "./kv_cache.ts";
-export { initRandom, type LoadReport, loadWeights, type WeightSource } from "./weights.ts";
+export { Conv1D, LMHead } from "./layers.ts";
+export { initRandom, loadWeights } from "./weights.ts";
+export { GPT2_FAMILY } from "./family.ts";

@@ -1,50 +1,45 @@
 // GPT-2 read top to bottom, with HuggingFace's module tree and names so nnsight code ports line
 // for line. Every submodule runs through `call()` so hooks fire; forward passes are synchronous.
 
-import { arange, type Device, slice, type Tensor, tensor } from "../../engine/mod.ts";
+import { arange, type Device, slice, type Tensor } from "../../engine/mod.ts";
+import type {
+  CausalLM,
+  CausalLMForwardOptions,
+  DecoderPaths,
+  DecoderShape,
+  KVCacheLike,
+} from "../causal_lm.ts";
 import { type GPT2Config, parseGPT2Config } from "../config.ts";
+import { Generator } from "../generator.ts";
+import { KVCache } from "../kv_cache.ts";
+import { Activation } from "../layers/activation.ts";
+import { attentionBias } from "../layers/attention.ts";
+import { Dropout, Embedding } from "../layers/embedding.ts";
+import { LayerNorm } from "../layers/norm.ts";
+import { newParameter } from "../layers/parameter.ts";
 import { Module, ModuleList } from "../module.ts";
-import type { KVCache } from "./kv_cache.ts";
-import { Generator } from "./generator.ts";
-import {
-  Activation,
-  Conv1D,
-  Dropout,
-  Embedding,
-  LayerNorm,
-  LMHead,
-  newParameter,
-} from "./layers.ts";
+import { BaseModelOutput } from "../outputs.ts";
+import { Conv1D, LMHead } from "./layers.ts";
 
 const ALL = slice();
-/** Added to attention scores of masked keys: exp underflows to 0, and fully masked rows stay finite. */
-const MASKED = -1e9;
 
 /** What GPT2Model hands every block (the block's second argument). */
 export interface BlockContext {
   /** Additive mask (B|1, 1, T, S): 0 where a query may attend a key, -1e9 elsewhere; null = none. */
   bias: Tensor | null;
   /** The cache to read past keys/values from and append to, if any. */
-  cache: KVCache | null;
+  cache: KVCacheLike | null;
 }
 
-/** A layer's keys and values (B, nh, S, hs) after this forward, or null without a cache. */
-export type Present = [Tensor, Tensor] | null;
-
-/** Options of a GPT-2 forward pass. */
-export interface ForwardOptions {
-  /** (B, S) int32, 1 for real tokens and 0 for padding; S = past + T. */
-  attentionMask?: Tensor;
-  /** (B, T) int32 positions; default past..past+T-1 for every row (HF GPT2Model). */
-  positionIds?: Tensor;
-  /** Past keys/values; the forward appends this call's T positions to it. */
-  cache?: KVCache;
-}
+/** Options of a GPT-2 forward pass (the family-agnostic ones). */
+export type ForwardOptions = CausalLMForwardOptions;
 
 /**
  * Causal self-attention: c_attn projects to q | k | v, scores are masked and softmaxed (the
  * probabilities pass through `attn_dropout`, whose output is the attention pattern), then
- * merged heads go through c_proj and resid_dropout. Returns `[output (B, T, C), present]`.
+ * merged heads go through c_proj and resid_dropout. Returns `[attn_output (B, T, C), attn_weights
+ * (B, nh, T, S)]` as transformers 4.57 does with eager attention (the probabilities after
+ * attn_dropout).
  *
  * @example
  * ```ts
@@ -52,7 +47,8 @@ export interface ForwardOptions {
  * import { parseGPT2Config } from "../config.ts";
  * import { GPT2Attention } from "./model.ts";
  * const attn = new GPT2Attention(parseGPT2Config({ n_embd: 8, n_head: 2 }), 0, "cpu");
- * const [y] = attn.call(zeros([1, 3, 8]), { bias: null, cache: null }) as [unknown];
+ * const [y, probs] = attn.call(zeros([1, 3, 8]), { bias: null, cache: null });
+ * probs.shape; // [1, 2, 3, 3]
  * ```
  */
 export class GPT2Attention extends Module {
@@ -83,27 +79,26 @@ export class GPT2Attention extends Module {
     this.resid_dropout = this.addModule("resid_dropout", new Dropout());
   }
 
-  /** x (B, T, C) -> [y (B, T, C), present]. */
-  forward(x: Tensor, ctx: BlockContext): [Tensor, Present] {
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
+  forward(x: Tensor, ctx: BlockContext): [Tensor, Tensor] {
     const [B, T, C] = x.shape;
     const nh = this.#nHead, hs = C / nh;
-    const qkv = this.c_attn.call(x) as Tensor; // (B, T, 3C)
+    const qkv = this.c_attn.call(x); // (B, T, 3C)
     const heads = (i: number) =>
       qkv.get([ALL, ALL, slice(i * C, (i + 1) * C)]) // (B, T, C)
         .reshape(B, T, nh, hs) // (B, T, nh, hs), a view unless a hook made qkv strided
         .transpose(1, 2); // (B, nh, T, hs)
     const q = heads(0), kNew = heads(1), vNew = heads(2);
-    const present: Present = ctx.cache ? ctx.cache.update(this.#layer, kNew, vNew) : null;
-    const [k, v] = present ?? [kNew, vNew]; // (B, nh, S, hs) each
+    const [k, v] = ctx.cache ? ctx.cache.update(this.#layer, kNew, vNew) : [kNew, vNew]; // (B, nh, S, hs)
     let att = q.mul(this.#scale).matmul(k.transpose(-2, -1)); // (B, nh, T, S)
     if (ctx.bias) att = att.add(ctx.bias); // (B, nh, T, S)
     att = att.softmax(-1);
-    att = this.attn_dropout.call(att) as Tensor; // (B, nh, T, S)
+    att = this.attn_dropout.call(att); // (B, nh, T, S)
     let y = att.matmul(v); // (B, nh, T, hs)
     y = y.transpose(1, 2).reshape(B, T, C); // (B, T, C), heads side by side
-    y = this.c_proj.call(y) as Tensor; // (B, T, C)
-    y = this.resid_dropout.call(y) as Tensor;
-    return [y, present];
+    y = this.c_proj.call(y); // (B, T, C)
+    y = this.resid_dropout.call(y);
+    return [y, att];
   }
 }
 
@@ -140,16 +135,17 @@ export class GPT2MLP extends Module {
 
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor): Tensor {
-    let h = this.c_fc.call(x) as Tensor; // (B, T, 4C)
-    h = this.act.call(h) as Tensor; // (B, T, 4C)
-    h = this.c_proj.call(h) as Tensor; // (B, T, C)
-    return this.dropout.call(h) as Tensor;
+    let h = this.c_fc.call(x); // (B, T, 4C)
+    h = this.act.call(h); // (B, T, 4C)
+    h = this.c_proj.call(h); // (B, T, C)
+    return this.dropout.call(h);
   }
 }
 
 /**
  * One transformer block, pre-norm: x + attn(ln_1(x)), then + mlp(ln_2(x)).
- * Returns `[hidden (B, T, C), present]`, so `h[i].output[0]` is the hidden state.
+ * Returns the 1-tuple `[hidden (B, T, C)]` (transformers 4.57), so `h[i].output[0]` is the
+ * hidden state.
  *
  * @example
  * ```ts
@@ -174,25 +170,25 @@ export class GPT2Block extends Module {
   constructor(config: GPT2Config, layer: number, device: Device) {
     super();
     const C = config.n_embd, eps = config.layer_norm_epsilon;
-    this.ln_1 = this.addModule("ln_1", new LayerNorm(C, eps, device));
+    this.ln_1 = this.addModule("ln_1", new LayerNorm(C, eps, { device }));
     this.attn = this.addModule("attn", new GPT2Attention(config, layer, device));
-    this.ln_2 = this.addModule("ln_2", new LayerNorm(C, eps, device));
+    this.ln_2 = this.addModule("ln_2", new LayerNorm(C, eps, { device }));
     this.mlp = this.addModule("mlp", new GPT2MLP(config, device));
   }
 
-  /** x (B, T, C) -> [x' (B, T, C), present]. */
-  forward(x: Tensor, ctx: BlockContext): [Tensor, Present] {
-    const h = this.ln_1.call(x) as Tensor; // (B, T, C)
-    const [a, present] = this.attn.call(h, ctx) as [Tensor, Present];
+  /** x (B, T, C) -> [x' (B, T, C)]. */
+  forward(x: Tensor, ctx: BlockContext): [Tensor] {
+    const h = this.ln_1.call(x); // (B, T, C)
+    const [a] = this.attn.call(h, ctx);
     x = x.add(a); // (B, T, C)
-    const m = this.mlp.call(this.ln_2.call(x)) as Tensor; // (B, T, C)
-    return [x.add(m), present];
+    const m = this.mlp.call(this.ln_2.call(x)); // (B, T, C)
+    return [x.add(m)];
   }
 }
 
 /**
- * The transformer: embeddings, blocks, final LayerNorm. Returns `[hidden (B, T, C), presents]`
- * like HuggingFace's `GPT2Model(..., return_dict=False)`: element 0 is ln_f's output.
+ * The transformer: embeddings, blocks, final LayerNorm. Returns a BaseModelOutput like
+ * HuggingFace's GPT2Model: `output[0]` (and `.last_hidden_state`) is ln_f's output.
  *
  * @example
  * ```ts
@@ -200,7 +196,7 @@ export class GPT2Block extends Module {
  * import { parseGPT2Config } from "../config.ts";
  * import { GPT2Model } from "./model.ts";
  * const m = new GPT2Model(parseGPT2Config({ n_layer: 1, n_embd: 8, n_head: 2, vocab_size: 10 }), "cpu");
- * const [h] = m.call(tensor([[1, 2]], undefined, { dtype: "int32" })) as [unknown];
+ * m.call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
  * ```
  */
 export class GPT2Model extends Module {
@@ -229,11 +225,11 @@ export class GPT2Model extends Module {
     this.drop = this.addModule("drop", new Dropout());
     const blocks = Array.from({ length: config.n_layer }, (_, i) => new GPT2Block(config, i, w));
     this.h = this.addModule("h", new ModuleList(blocks));
-    this.ln_f = this.addModule("ln_f", new LayerNorm(C, config.layer_norm_epsilon, w));
+    this.ln_f = this.addModule("ln_f", new LayerNorm(C, config.layer_norm_epsilon, { device: w }));
   }
 
-  /** ids (B, T) int32 -> [ln_f output (B, T, C), presents per layer]. */
-  forward(inputIds: Tensor, opts: ForwardOptions = {}): [Tensor, Present[]] {
+  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state = ln_f output (B, T, C)). */
+  forward(inputIds: Tensor, opts: ForwardOptions = {}): BaseModelOutput {
     const [B, T] = inputIds.shape;
     if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
       throw new TypeError(
@@ -244,53 +240,28 @@ export class GPT2Model extends Module {
     const past = cache?.length ?? 0;
     const positionIds = opts.positionIds ??
       arange(past, past + T, 1, { device: this.#device }).reshape(1, T); // (1, T)
-    const tok = this.wte.call(inputIds) as Tensor; // (B, T, C)
-    const pos = this.wpe.call(positionIds) as Tensor; // (B|1, T, C)
-    let x = this.drop.call(tok.add(pos)) as Tensor; // (B, T, C)
+    const tok = this.wte.call(inputIds); // (B, T, C)
+    const pos = this.wpe.call(positionIds); // (B|1, T, C)
+    let x = this.drop.call(tok.add(pos)); // (B, T, C)
     const ctx: BlockContext = {
       bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
       cache,
     };
-    const presents: Present[] = [];
-    for (const block of this.h) {
-      const out = block.call(x, ctx) as [Tensor, Present];
-      x = out[0];
-      presents.push(out[1]);
-    }
+    for (const block of this.h) x = block.call(x, ctx)[0];
     cache?.advance(T);
-    return [this.ln_f.call(x) as Tensor, presents];
+    return new BaseModelOutput(this.ln_f.call(x), cache);
   }
 }
 
-/**
- * The additive attention mask (B|1, 1, T, S), S = past + T: query i sees keys j <= past + i,
- * and no key whose attentionMask entry is 0. Null when nothing is masked (one query, no mask).
- */
-function attentionBias(
-  B: number,
-  T: number,
-  past: number,
-  mask: Tensor | undefined,
-  device: Device,
-): Tensor | null {
-  const S = past + T;
-  let bias: Tensor | null = null;
-  if (T > 1) {
-    const causal = new Float32Array(T * S);
-    for (let i = 0; i < T; i++) causal.fill(MASKED, i * S + past + i + 1, (i + 1) * S);
-    bias = tensor(causal, [1, 1, T, S], { device }); // (1, 1, T, S)
-  }
-  if (mask) {
-    if (mask.ndim !== 2 || mask.shape[0] !== B || mask.shape[1] !== S) {
-      throw new RangeError(
-        `GPT2Model: attention mask has shape [${mask.shape}], expected [${B}, ${S}] (batch, past + new positions)`,
-      );
-    }
-    const pad = mask.eq(0).astype("float32").mul(MASKED).reshape(B, 1, 1, S); // (B, 1, 1, S)
-    bias = bias ? bias.add(pad) : pad; // (B, 1, T, S)
-  }
-  return bias;
-}
+/** Where GPT-2's parts sit in its module tree. */
+export const GPT2_PATHS: DecoderPaths = Object.freeze({
+  layers: "transformer.h",
+  attention: "attn",
+  mlp: "mlp",
+  finalNorm: "transformer.ln_f",
+  lmHead: "lm_head",
+  embed: "transformer.wte",
+});
 
 /** Options of the GPT2LMHeadModel constructor. */
 export interface GPT2ModelOptions {
@@ -313,11 +284,11 @@ export interface GPT2ModelOptions {
  * import { tensor } from "../../engine/mod.ts";
  * import { GPT2LMHeadModel } from "./model.ts";
  * const model = new GPT2LMHeadModel({ n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 50 });
- * const logits = model.call(tensor([[1, 2, 3]], undefined, { dtype: "int32" })) as unknown;
+ * const logits = model.call(tensor([[1, 2, 3]], undefined, { dtype: "int32" })); // (1, 3, 50)
  * model.transformer.h.at(-1).attn.path; // "transformer.h.1.attn"
  * ```
  */
-export class GPT2LMHeadModel extends Module {
+export class GPT2LMHeadModel extends Module implements CausalLM {
   /** The validated config (HuggingFace key names). */
   readonly config: GPT2Config;
   /** The device the weights were created on. */
@@ -328,6 +299,10 @@ export class GPT2LMHeadModel extends Module {
   readonly lm_head: LMHead;
   /** Identity called by generate() with all ids; its child streamer sees each step. */
   readonly generator: Generator;
+  /** The numbers generation needs, under family-agnostic names. */
+  readonly shape: DecoderShape;
+  /** Where the layers, final norm, head and embedding sit. */
+  readonly paths: DecoderPaths = GPT2_PATHS;
 
   /** Builds the module tree with zero (or placeholder) weights; `config` is parsed (defaults = GPT-2 small). */
   constructor(config: Partial<GPT2Config> | GPT2Config = {}, opts: GPT2ModelOptions = {}) {
@@ -344,11 +319,31 @@ export class GPT2LMHeadModel extends Module {
       this.lm_head.untie(newParameter([this.config.vocab_size, this.config.n_embd], weights));
     }
     this.generator = this.addModule("generator", new Generator());
+    const c = this.config;
+    this.shape = {
+      modelType: "gpt2",
+      numLayers: c.n_layer,
+      hiddenSize: c.n_embd,
+      numHeads: c.n_head,
+      numKvHeads: c.n_head,
+      headDim: c.n_embd / c.n_head,
+      maxPositions: c.n_positions,
+      vocabSize: c.vocab_size,
+      bosTokenId: c.bos_token_id,
+      eosTokenIds: c.eos_token_id === null ? [] : [c.eos_token_id],
+      padTokenId: null,
+    };
+  }
+
+  /** A KV cache for `batch` rows on this model's device. */
+  newCache(opts: { batch: number; capacity?: number }): KVCache {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
   }
 
   /** ids (B, T) int32 -> logits (B, T, V). */
   forward(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
-    const [h] = this.transformer.call(inputIds, opts) as [Tensor, Present[]]; // (B, T, C)
-    return this.lm_head.call(h) as Tensor; // (B, T, V)
+    const h = this.transformer.call(inputIds, opts)[0]; // (B, T, C)
+    return this.lm_head.call(h); // (B, T, V)
   }
 }

@@ -1,26 +1,9 @@
 // Maps checkpoint tensors onto GPT2LMHeadModel parameters (hub and save_pretrained layouts) and
 // fills a model with seeded random weights. Checks everything before assigning anything.
 
-import { getBackend, Rng, Tensor } from "../../engine/mod.ts";
+import { Rng } from "../../engine/mod.ts";
+import { type LoadReport, replacing, toParameter, type WeightSource } from "../weights.ts";
 import type { GPT2LMHeadModel } from "./model.ts";
-
-/** What loadWeights reads: a SafetensorsFile, or anything with the same three methods. */
-export interface WeightSource {
-  /** Every tensor name. */
-  readonly names: readonly string[];
-  /** Shape of a tensor. */
-  info(name: string): { shape: number[] };
-  /** A tensor's values as float32 (adopted without a copy). */
-  float32(name: string): Float32Array;
-}
-
-/** What loadWeights did besides assigning parameters. */
-export interface LoadReport {
-  /** Checkpoint keys that are not parameters and not known buffers (attn.bias, attn.masked_bias). */
-  unused: string[];
-  /** True when the checkpoint's lm_head.weight differs from wte and the head was untied. */
-  untied: boolean;
-}
 
 const BUFFER = /(^|\.)attn\.(bias|masked_bias)$/;
 const LM_HEAD = "lm_head.weight";
@@ -87,7 +70,7 @@ export function loadWeights(model: GPT2LMHeadModel, source: WeightSource): LoadR
   let untied = false;
   replacing(model, () => {
     for (const [path, key, shape] of plan) {
-      model.setParameter(path, toParameter(source.float32(key), shape, model));
+      model.setParameter(path, toParameter(source.float32(key), shape, model.device));
       used.add(key);
     }
     if (headKey) {
@@ -95,30 +78,13 @@ export function loadWeights(model: GPT2LMHeadModel, source: WeightSource): LoadR
       const head = source.float32(headKey);
       const wteKey = keyFor(WTE, names)!;
       if (!model.lm_head.tied || !sameValues(head, source.float32(wteKey))) {
-        model.lm_head.untie(toParameter(head, vc, model));
+        model.lm_head.untie(toParameter(head, vc, model.device));
         untied = true;
       }
     }
   });
   const unused = source.names.filter((n) => !used.has(n) && !BUFFER.test(n));
   return { unused, untied };
-}
-
-/**
- * Runs `assign` (which replaces parameters), then frees the device memory of every weight it
- * replaced that no parameter uses any more (the constructor's zeros on webgpu).
- */
-function replacing(model: GPT2LMHeadModel, assign: () => void): void {
-  const before = new Set(model.namedParameters().map(([, t]) => t.storage));
-  assign();
-  const after = new Set(model.namedParameters().map(([, t]) => t.storage));
-  for (const s of before) if (!after.has(s)) getBackend(s.device).dispose(s);
-}
-
-function toParameter(data: Float32Array, shape: readonly number[], model: GPT2LMHeadModel) {
-  const storage = getBackend(model.device).fromData(data, { adopt: true });
-  storage.constant = true;
-  return new Tensor(storage, shape);
 }
 
 function sameValues(a: Float32Array, b: Float32Array): boolean {
@@ -151,7 +117,7 @@ export function initRandom(model: GPT2LMHeadModel, seed: number, std = 0.02): GP
         const s = /\.c_proj\.weight$/.test(path) ? projStd : std;
         rng.fillNormal(data, 0, s);
       }
-      model.setParameter(path, toParameter(data, t.shape, model));
+      model.setParameter(path, toParameter(data, t.shape, model.device));
     }
   });
   return model;

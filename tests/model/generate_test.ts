@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { arange, type Tensor, tensor, zeros } from "../../engine/mod.ts";
 import { prepareBatch } from "../../model/batch.ts";
 import { generate } from "../../model/generate.ts";
-import { KVCache } from "../../model/gpt2/kv_cache.ts";
+import { KVCache } from "../../model/kv_cache.ts";
 import { assertClose, assertExact } from "../_assert.ts";
 import { reference, tinyModel } from "./_tiny_gpt2.ts";
 
@@ -178,7 +178,7 @@ Deno.test("generate validates its input and options", async () => {
 });
 
 Deno.test("KVCache: appends per layer, advances once, grows past its capacity", async () => {
-  const cache = new KVCache({ nLayer: 2, nHead: 2, headSize: 3 }, { batch: 1, capacity: 2 });
+  const cache = new KVCache({ numLayers: 2, numKvHeads: 2, headDim: 3 }, { batch: 1, capacity: 2 });
   const kv = (start: number, T: number) => arange(start, start + 6 * T).reshape(1, 2, T, 3);
   for (const layer of [0, 1]) cache.update(layer, kv(0, 2), kv(100, 2));
   cache.advance(2);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { setCpuTier, type Tensor, tensor } from "../../engine/mod.ts";
 import { prepareBatch } from "../../model/batch.ts";
 import { generate } from "../../model/generate.ts";
-import { geluExact } from "../../model/gpt2/layers.ts";
+import { geluExact } from "../../model/layers/activation.ts";
 import { assertClose, assertExact } from "../_assert.ts";
 import {
   ACT,

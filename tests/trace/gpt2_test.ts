@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { type Device, type Tensor, tensor, zeros } from "../../engine/mod.ts";
-import { LanguageModel } from "../../trace/language_model.ts";
+import { type GPT2LanguageModel, LanguageModel } from "../../trace/language_model.ts";
 import { list } from "../../trace/containers.ts";
 import { InterventionError, MissingValueError } from "../../trace/errors.ts";
 import type { InterventionProxy } from "../../trace/proxy.ts";
@@ -14,9 +14,9 @@ import { ACT, checkSummaries, FIXTURE, type Json, reference } from "../model/_ti
 
 type P = InterventionProxy;
 const PROMPT = "The Eiffel Tower is in the city of";
-const cached = new Map<Device, Promise<LanguageModel>>();
+const cached = new Map<Device, Promise<GPT2LanguageModel>>();
 /** The fixture model on `device`, loaded once per device. */
-function tiny(device: Device = "cpu"): Promise<LanguageModel> {
+function tiny(device: Device = "cpu"): Promise<GPT2LanguageModel> {
   let m = cached.get(device);
   if (!m) cached.set(device, m = LanguageModel.load(FIXTURE.pathname, { device }));
   return m;
@@ -225,7 +225,7 @@ deviceTest("gpt2: errors name what went wrong and leave no hooks behind", async 
   );
   await assert.rejects(
     model.trace(PROMPT, () => {
-      layers[1].output = [zeros([1, 9, 32]), null];
+      layers[1].output = [zeros([1, 9, 32])];
     }),
     /replacement has shape \[1, 9, 32\] but the value it replaces has shape \[1, 10, 32\]/,
   );

@@ -79,7 +79,7 @@ Deno.test({
           hs.append(layers()[-1].output[0]);
         });
         gpu.generator.streamer.all(() => toks.append(gpu.generator.streamer.output));
-        h1 = layers()[1].next(2).output.save(); // a tuple holding KV-cache views
+        h1 = layers()[1].attn.next(2).output.save(); // [attn_output, attn_weights]
         out = gpu.generator.output.save();
       });
     });
@@ -92,8 +92,8 @@ Deno.test({
     assert.equal(hs.value.length, N);
     assert.deepEqual(hs.value.map((h) => h.device), Array(N).fill("cpu"));
     assert.deepEqual(toks.value.map((t) => t.dataSync()[0]), [...out.value.dataSync()].slice(-N));
-    assert.deepEqual(h1.value[1][0].shape, [1, 4, 12, 8]); // keys after step 2: 10 + 2 positions
-    assert.equal(h1.value[1][0].device, "cpu");
+    assert.deepEqual(h1.value[1].shape, [1, 4, 1, 12]); // step 2 attends 10 + 2 positions
+    assert.equal(h1.value[1].device, "cpu");
   },
 });
 
@@ -144,7 +144,7 @@ Deno.test({
       ],
       ["a replacement of the wrong shape", () =>
         gpu.trace(PROMPT, () => {
-          h[1].output = [h[1].output[0].get(":, 1:"), null];
+          h[1].output = [h[1].output[0].get(":, 1:")];
         }), /replacement has shape \[1, 9, 32\]/],
       [
         "an exception at generation step 2",

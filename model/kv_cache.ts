@@ -1,17 +1,19 @@
-// Keys and values of past positions, per layer, so a decoding step runs on new tokens only.
+// Keys and values of past positions, per layer, so a decoding step runs on new tokens only; the
+// one cache of every family (B, kvHeads, positions, headDim).
 // Only Tensor ops (zeros, set, get), so it works on any device; it never reads data back.
 
-import { type Device, slice, type Tensor, zeros } from "../../engine/mod.ts";
-import { release } from "../../engine/webgpu/scope.ts";
+import { type Device, slice, type Tensor, zeros } from "../engine/mod.ts";
+import { release } from "../engine/webgpu/scope.ts";
+import type { KVCacheLike } from "./causal_lm.ts";
 
 /** The sizes a cache needs from the model config. */
 export interface KVCacheShape {
-  /** Number of blocks. */
-  nLayer: number;
-  /** Attention heads per block. */
-  nHead: number;
-  /** Channels per head (n_embd / n_head). */
-  headSize: number;
+  /** Number of decoder layers. */
+  numLayers: number;
+  /** Key/value heads per layer. */
+  numKvHeads: number;
+  /** Channels per head. */
+  headDim: number;
 }
 
 /** Options of {@link KVCache}. */
@@ -31,15 +33,15 @@ export interface KVCacheOptions {
  *
  * @example
  * ```ts
- * import { zeros } from "../../engine/mod.ts";
+ * import { zeros } from "../engine/mod.ts";
  * import { KVCache } from "./kv_cache.ts";
- * const cache = new KVCache({ nLayer: 1, nHead: 2, headSize: 4 }, { batch: 1, capacity: 8 });
+ * const cache = new KVCache({ numLayers: 1, numKvHeads: 2, headDim: 4 }, { batch: 1, capacity: 8 });
  * const [k, v] = cache.update(0, zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]));
  * cache.advance(3);
  * console.log(k.shape, cache.length); // [1, 2, 3, 4] 3
  * ```
  */
-export class KVCache {
+export class KVCache implements KVCacheLike {
   /** Rows in the batch. */
   readonly batch: number;
   readonly #shape: KVCacheShape;
@@ -76,7 +78,7 @@ export class KVCache {
   }
 
   #alloc(capacity: number): Tensor[] {
-    const { nLayer, nHead, headSize } = this.#shape;
+    const { numLayers: nLayer, numKvHeads: nHead, headDim: headSize } = this.#shape;
     const shape = [this.batch, nHead, capacity, headSize]; // (B, nh, cap, hs)
     return Array.from({ length: nLayer }, () => zeros(shape, { device: this.#device }));
   }
@@ -114,7 +116,7 @@ export class KVCache {
    */
   update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
     const [B, nh, T, hs] = k.shape;
-    const { nLayer, nHead, headSize } = this.#shape;
+    const { numLayers: nLayer, numKvHeads: nHead, headDim: headSize } = this.#shape;
     if (!(layer >= 0 && layer < nLayer)) {
       throw new RangeError(`KVCache layer ${layer} is out of range: the cache has ${nLayer}`);
     }

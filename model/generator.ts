@@ -1,7 +1,8 @@
 // The generator modules: identities that generate() calls with token ids so hooks can observe
 // them (nnsight's model.generator.output and .streamer.output). They compute nothing.
 
-import { Module } from "../module.ts";
+import type { Tensor } from "../engine/mod.ts";
+import { Module } from "./module.ts";
 
 /**
  * The identity module `generator.streamer`: `generate()` calls it after every step with the
@@ -10,12 +11,13 @@ import { Module } from "../module.ts";
  * @example
  * ```ts
  * import { Streamer } from "./generator.ts";
- * new Streamer().call(7); // 7
+ * import { tensor } from "../engine/mod.ts";
+ * new Streamer().call(tensor([7])); // the same tensor
  * ```
  */
 export class Streamer extends Module {
   /** Returns the ids unchanged. */
-  forward<T>(ids: T): T {
+  forward(ids: Tensor): Tensor {
     return ids;
   }
 }
@@ -39,7 +41,7 @@ export class Generator extends Module {
     this.streamer = this.addModule("streamer", new Streamer());
   }
   /** Returns the ids unchanged. */
-  forward<T>(ids: T): T {
+  forward(ids: Tensor): Tensor {
     return ids;
   }
 }

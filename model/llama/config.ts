@@ -1,0 +1,260 @@
+// config.json of the Llama-style families (llama, mistral, qwen2, qwen3): HF key names read,
+// defaults of each family's config class filled in, values checked. Pure data; builds nothing.
+
+import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
+import type { RopeScaling } from "../layers/rotary.ts";
+
+/** The model_type values this parser reads. */
+export const LLAMA_LIKE_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;
+
+/** One of {@link LLAMA_LIKE_TYPES}. */
+export type LlamaLikeType = typeof LLAMA_LIKE_TYPES[number];
+
+/**
+ * A parsed Llama-style config under HuggingFace key names (what LlamaConfig, MistralConfig,
+ * Qwen2Config and Qwen3Config hold), every optional key resolved.
+ *
+ * @example
+ * ```ts
+ * import { parseLlamaConfig } from "./config.ts";
+ * const c = parseLlamaConfig({ model_type: "qwen3", hidden_size: 32, num_attention_heads: 4, head_dim: 16 });
+ * c.head_dim; // 16
+ * ```
+ */
+export interface LlamaConfig {
+  /** Which family: "llama", "mistral", "qwen2" or "qwen3". */
+  model_type: LlamaLikeType;
+  /** Width of the residual stream. */
+  hidden_size: number;
+  /** Width of the gated MLP. */
+  intermediate_size: number;
+  /** Decoder layers. */
+  num_hidden_layers: number;
+  /** Query heads. */
+  num_attention_heads: number;
+  /** Key/value heads (grouped-query attention). */
+  num_key_value_heads: number;
+  /** Channels per head (default hidden_size / num_attention_heads). */
+  head_dim: number;
+  /** Positions the model was built for. */
+  max_position_embeddings: number;
+  /** Vocabulary size. */
+  vocab_size: number;
+  /** Epsilon of every RMSNorm. */
+  rms_norm_eps: number;
+  /** Rotary base. */
+  rope_theta: number;
+  /** Rotary scaling (linear, llama3), or null. */
+  rope_scaling: RopeScaling | null;
+  /** Fraction of each head that rotates. */
+  partial_rotary_factor: number;
+  /** Biases on q/k/v/o (Llama, Qwen3). Qwen2 always has q/k/v biases and no o bias. */
+  attention_bias: boolean;
+  /** Biases on the MLP projections (Llama). */
+  mlp_bias: boolean;
+  /** The MLP activation. */
+  hidden_act: ActivationName;
+  /** lm_head.weight is embed_tokens.weight. */
+  tie_word_embeddings: boolean;
+  /** Sliding-window width of the layers that use one, or null. */
+  sliding_window: number | null;
+  /** Per layer: "full_attention" or "sliding_attention". */
+  layer_types: ("full_attention" | "sliding_attention")[];
+  /** Beginning-of-sequence id or null. */
+  bos_token_id: number | null;
+  /** End-of-sequence ids (a config may give one or a list). */
+  eos_token_id: number[];
+  /** Padding id or null. */
+  pad_token_id: number | null;
+  /** The stored dtype (`dtype`, or the older `torch_dtype`), or null: rotary buffers round to it. */
+  dtype: string | null;
+}
+
+const DEFAULTS: Record<LlamaLikeType, Partial<Record<string, unknown>>> = {
+  llama: {
+    hidden_size: 4096,
+    intermediate_size: 11008,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    max_position_embeddings: 2048,
+    vocab_size: 32000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: false,
+    bos_token_id: 1,
+    eos_token_id: 2,
+  },
+  mistral: {
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    max_position_embeddings: 4096 * 32,
+    vocab_size: 32000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: false,
+    sliding_window: 4096,
+    bos_token_id: 1,
+    eos_token_id: 2,
+  },
+  qwen2: {
+    hidden_size: 4096,
+    intermediate_size: 22016,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 32,
+    max_position_embeddings: 32768,
+    vocab_size: 151936,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: false,
+  },
+  qwen3: {
+    hidden_size: 4096,
+    intermediate_size: 22016,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 32,
+    head_dim: 128,
+    max_position_embeddings: 32768,
+    vocab_size: 151936,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: false,
+  },
+};
+
+function int(src: Record<string, unknown>, key: string, min = 1): number {
+  const v = src[key];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+    throw new RangeError(`Config "${key}" is "${v}": it must be an integer >= ${min}`);
+  }
+  return v;
+}
+
+function optId(src: Record<string, unknown>, key: string): number | null {
+  const v = src[key];
+  if (v === null || v === undefined) return null;
+  if (!Number.isSafeInteger(v) || (v as number) < 0) {
+    throw new RangeError(
+      `Config "${key}" is "${JSON.stringify(v)}": it must be an id >= 0 or null`,
+    );
+  }
+  return v as number;
+}
+
+function bool(src: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = src[key] ?? fallback;
+  if (typeof v !== "boolean") {
+    throw new TypeError(`Config "${key}" is "${v}": it must be true or false`);
+  }
+  return v;
+}
+
+/**
+ * Validates a Llama, Mistral, Qwen2 or Qwen3 config.json object and fills in the defaults of
+ * its config class. Throws TypeError/RangeError naming the key, the value and what is allowed.
+ *
+ * @example
+ * ```ts
+ * import { parseLlamaConfig } from "./config.ts";
+ * const c = parseLlamaConfig({ model_type: "mistral", hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2 });
+ * c.sliding_window; // 4096
+ * ```
+ */
+export function parseLlamaConfig(json: unknown): LlamaConfig {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new TypeError(`Config is "${JSON.stringify(json)}": pass the object in config.json`);
+  }
+  const raw = json as Record<string, unknown>;
+  const type = (raw.model_type ?? "llama") as LlamaLikeType;
+  if (!LLAMA_LIKE_TYPES.includes(type)) {
+    throw new RangeError(
+      `model_type "${raw.model_type}" is not a Llama-style family: use one of ${
+        LLAMA_LIKE_TYPES.map((t) => `"${t}"`).join(", ")
+      }`,
+    );
+  }
+  const src: Record<string, unknown> = { ...DEFAULTS[type] };
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) src[k] = v;
+  const hidden = int(src, "hidden_size");
+  const heads = int(src, "num_attention_heads");
+  src.num_key_value_heads ??= heads;
+  src.head_dim ??= hidden / heads;
+  const kv = int(src, "num_key_value_heads");
+  if (heads % kv !== 0) {
+    throw new RangeError(
+      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
+    );
+  }
+  const layers = int(src, "num_hidden_layers");
+  const act = src.hidden_act ?? "silu";
+  if (!ACTIVATIONS.includes(act as ActivationName)) {
+    throw new RangeError(
+      `Unsupported hidden_act "${act}": use one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`,
+    );
+  }
+  const eps = src.rms_norm_eps;
+  if (typeof eps !== "number" || !(eps > 0)) {
+    throw new RangeError(`Config "rms_norm_eps" is "${eps}": it must be a positive number`);
+  }
+  const theta = src.rope_theta ?? 10000;
+  if (typeof theta !== "number" || !(theta > 0)) {
+    throw new RangeError(`Config "rope_theta" is "${theta}": it must be a positive number`);
+  }
+  const eosRaw = src.eos_token_id;
+  const eos = eosRaw === null || eosRaw === undefined
+    ? []
+    : Array.isArray(eosRaw)
+    ? eosRaw
+    : [eosRaw];
+  eos.forEach((id, i) => optId({ [`eos_token_id[${i}]`]: id }, `eos_token_id[${i}]`));
+  // Sliding windows: Mistral on every layer; Qwen2/Qwen3 only where layer_types says so.
+  let window = src.sliding_window === undefined ? null : src.sliding_window as number | null;
+  if ((type === "qwen2" || type === "qwen3") && !src.use_sliding_window) window = null;
+  if (window !== null) window = int({ sliding_window: window }, "sliding_window");
+  let layerTypes = src.layer_types as LlamaConfig["layer_types"] | undefined;
+  if (type === "mistral" || !Array.isArray(layerTypes)) {
+    layerTypes = Array.from(
+      { length: layers },
+      (_, i) =>
+        window !== null && (type === "mistral" || i >= ((src.max_window_layers as number) ?? 0))
+          ? "sliding_attention"
+          : "full_attention",
+    );
+  }
+  if (layerTypes.length !== layers) {
+    throw new RangeError(
+      `Config "layer_types" has ${layerTypes.length} entries for ${layers} layers: give one per layer`,
+    );
+  }
+  const partial = src.partial_rotary_factor ?? 1;
+  if (typeof partial !== "number" || !(partial > 0 && partial <= 1)) {
+    throw new RangeError(`Config "partial_rotary_factor" is "${partial}": it must be in (0, 1]`);
+  }
+  return {
+    model_type: type,
+    hidden_size: hidden,
+    intermediate_size: int(src, "intermediate_size"),
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: kv,
+    head_dim: int(src, "head_dim"),
+    max_position_embeddings: int(src, "max_position_embeddings"),
+    vocab_size: int(src, "vocab_size"),
+    rms_norm_eps: eps,
+    rope_theta: theta,
+    rope_scaling: (src.rope_scaling ?? null) as RopeScaling | null,
+    partial_rotary_factor: partial,
+    attention_bias: bool(src, "attention_bias", false),
+    mlp_bias: bool(src, "mlp_bias", false),
+    hidden_act: act as ActivationName,
+    tie_word_embeddings: bool(src, "tie_word_embeddings", false),
+    sliding_window: window,
+    layer_types: layerTypes.map((t) => (window === null ? "full_attention" : t)),
+    bos_token_id: optId(src, "bos_token_id"),
+    eos_token_id: eos as number[],
+    pad_token_id: optId(src, "pad_token_id"),
+    dtype: typeof (src.dtype ?? src.torch_dtype) === "string"
+      ? (src.dtype ?? src.torch_dtype) as string
+      : null,
+  };
+}

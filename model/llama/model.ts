@@ -1,0 +1,256 @@
+// The Llama-style decoders (Llama, Mistral, Qwen2, Qwen3) with transformers 4.57's module tree:
+// model.embed_tokens, model.layers[i].{input_layernorm, self_attn, post_attention_layernorm,
+// mlp}, model.norm, model.rotary_emb, lm_head. Synchronous forward; every submodule via call().
+
+import { arange, type Device, type Tensor } from "../../engine/mod.ts";
+import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
+import { Generator } from "../generator.ts";
+import { KVCache } from "../kv_cache.ts";
+import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import { Embedding } from "../layers/embedding.ts";
+import { Linear } from "../layers/linear.ts";
+import { GatedMLP } from "../layers/mlp.ts";
+import { RMSNorm } from "../layers/norm.ts";
+import { RotaryEmbedding } from "../layers/rotary.ts";
+import { Module, ModuleList } from "../module.ts";
+import { BaseModelOutput } from "../outputs.ts";
+import { type LlamaConfig, parseLlamaConfig } from "./config.ts";
+
+/**
+ * One decoder layer (HF LlamaDecoderLayer and its Mistral/Qwen twins): pre-norm attention and
+ * gated MLP, each added to the residual. Returns the hidden state (B, T, C) as a Tensor, as
+ * transformers 4.57 does: `model.layers[i].output` is the residual stream.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { parseLlamaConfig } from "./config.ts";
+ * import { LlamaDecoderLayer } from "./model.ts";
+ * const c = parseLlamaConfig({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16 });
+ * const layer = new LlamaDecoderLayer(c, 0, "cpu");
+ * layer.call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null }).shape; // [1, 3, 8]
+ * ```
+ */
+export class LlamaDecoderLayer extends Module {
+  /** Grouped-query self-attention: output [attn_output, attn_weights]. */
+  readonly self_attn: SelfAttention;
+  /** gate/up/down projections. */
+  readonly mlp: GatedMLP;
+  /** RMSNorm before attention. */
+  readonly input_layernorm: RMSNorm;
+  /** RMSNorm before the MLP. */
+  readonly post_attention_layernorm: RMSNorm;
+
+  /** Builds layer `layer` with zero weights on `device`. */
+  constructor(config: LlamaConfig, layer: number, device: Device) {
+    super();
+    const c = config, qwen2 = c.model_type === "qwen2", mistral = c.model_type === "mistral";
+    this.self_attn = this.addModule(
+      "self_attn",
+      new SelfAttention({
+        hiddenSize: c.hidden_size,
+        numHeads: c.num_attention_heads,
+        numKvHeads: c.num_key_value_heads,
+        headDim: c.head_dim,
+        layer,
+        qkvBias: qwen2 || (!mistral && c.attention_bias),
+        outBias: !qwen2 && !mistral && c.attention_bias,
+        qkNormEps: c.model_type === "qwen3" ? c.rms_norm_eps : null,
+        sliding: c.layer_types[layer] === "sliding_attention",
+        device,
+      }),
+    );
+    this.mlp = this.addModule(
+      "mlp",
+      new GatedMLP({
+        hiddenSize: c.hidden_size,
+        intermediateSize: c.intermediate_size,
+        activation: c.hidden_act,
+        bias: c.model_type === "llama" && c.mlp_bias,
+        device,
+      }),
+    );
+    const norm = () => new RMSNorm(c.hidden_size, c.rms_norm_eps, { device });
+    this.input_layernorm = this.addModule("input_layernorm", norm());
+    this.post_attention_layernorm = this.addModule("post_attention_layernorm", norm());
+  }
+
+  /** x (B, T, C) -> (B, T, C). */
+  forward(x: Tensor, ctx: AttentionContext): Tensor {
+    const [a] = this.self_attn.call(this.input_layernorm.call(x), ctx); // (B, T, C)
+    const h = x.add(a);
+    return h.add(this.mlp.call(this.post_attention_layernorm.call(h))); // (B, T, C)
+  }
+}
+
+/**
+ * The decoder stack (HF LlamaModel): embed_tokens, layers, norm, rotary_emb. Returns a
+ * BaseModelOutput: `output[0]` is the final norm's output (B, T, C).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { parseLlamaConfig } from "./config.ts";
+ * import { LlamaModel } from "./model.ts";
+ * const c = parseLlamaConfig({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * new LlamaModel(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
+ * ```
+ */
+export class LlamaModel extends Module {
+  /** Token embeddings (V, C). */
+  readonly embed_tokens: Embedding;
+  /** The decoder layers. */
+  readonly layers: ModuleList<LlamaDecoderLayer>;
+  /** Final RMSNorm. */
+  readonly norm: RMSNorm;
+  /** Rotary tables: output [cos, sin] (B, T, headDim). */
+  readonly rotary_emb: RotaryEmbedding;
+  readonly #config: LlamaConfig;
+  readonly #device: Device;
+
+  /** Builds the stack computing on `device`, weights on `weightDevice` (default `device`). */
+  constructor(config: LlamaConfig, device: Device, weightDevice: Device = device) {
+    super();
+    const c = config, w = weightDevice;
+    this.#config = c;
+    this.#device = device;
+    this.embed_tokens = this.addModule(
+      "embed_tokens",
+      new Embedding(c.vocab_size, c.hidden_size, w),
+    );
+    const layers = Array.from(
+      { length: c.num_hidden_layers },
+      (_, i) => new LlamaDecoderLayer(c, i, w),
+    );
+    this.layers = this.addModule("layers", new ModuleList(layers));
+    this.norm = this.addModule("norm", new RMSNorm(c.hidden_size, c.rms_norm_eps, { device: w }));
+    this.rotary_emb = this.addModule(
+      "rotary_emb",
+      new RotaryEmbedding({
+        headDim: c.head_dim,
+        base: c.rope_theta,
+        partialRotaryFactor: c.partial_rotary_factor,
+        scaling: c.rope_scaling,
+        bufferDtype: c.dtype,
+        device,
+      }),
+    );
+  }
+
+  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
+    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
+      throw new TypeError(
+        `${this.#config.model_type} model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
+      );
+    }
+    const [B, T] = inputIds.shape;
+    const cache = opts.cache ?? null;
+    const past = cache?.length ?? 0;
+    const positionIds = opts.positionIds ??
+      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    let x = this.embed_tokens.call(inputIds); // (B, T, C)
+    this.rotary_emb.ensure(past + T);
+    const window = this.#config.sliding_window;
+    const ctx: AttentionContext = {
+      positionEmbeddings: this.rotary_emb.call(x, positionIds),
+      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
+      slidingBias: window === null
+        ? null
+        : attentionBias(B, T, past, opts.attentionMask, this.#device, window),
+      cache,
+    };
+    for (const layer of this.layers) x = layer.call(x, ctx);
+    cache?.advance(T);
+    return new BaseModelOutput(this.norm.call(x), cache);
+  }
+}
+
+/** Options of the LlamaForCausalLM constructor. */
+export interface LlamaModelOptions {
+  /** Device the model computes on; default cpu. */
+  device?: Device;
+  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
+  empty?: boolean;
+}
+
+/** Where the Llama-style families' parts sit in the module tree. */
+export const LLAMA_PATHS: DecoderPaths = Object.freeze({
+  layers: "model.layers",
+  attention: "self_attn",
+  mlp: "mlp",
+  finalNorm: "model.norm",
+  lmHead: "lm_head",
+  embed: "model.embed_tokens",
+});
+
+/**
+ * A Llama-style decoder with its LM head (HF LlamaForCausalLM, MistralForCausalLM,
+ * Qwen2ForCausalLM, Qwen3ForCausalLM): ids (B, T) -> logits (B, T, V). Weights start at zero;
+ * a tied head reads `model.embed_tokens.weight` once loaded.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { LlamaForCausalLM } from "./model.ts";
+ * const m = new LlamaForCausalLM({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
+ * ```
+ */
+export class LlamaForCausalLM extends Module implements CausalLM {
+  /** The parsed config (HF key names). */
+  readonly config: LlamaConfig;
+  /** The device the model computes on. */
+  readonly device: Device;
+  /** The decoder stack. */
+  readonly model: LlamaModel;
+  /** hidden -> vocab (no bias). */
+  readonly lm_head: Linear;
+  /** Identity generate() calls; `streamer` sees each step. */
+  readonly generator: Generator;
+  /** Family-agnostic sizes. */
+  readonly shape: DecoderShape;
+  /** Paths of layers, norm, head and embedding. */
+  readonly paths: DecoderPaths = LLAMA_PATHS;
+
+  /** Builds the tree with zero (or placeholder) weights from a config object. */
+  constructor(config: Partial<LlamaConfig> | LlamaConfig = {}, opts: LlamaModelOptions = {}) {
+    super();
+    const c = this.config = parseLlamaConfig(config);
+    this.device = opts.device ?? "cpu";
+    const w: Device = opts.empty ? "meta" : this.device;
+    this.model = this.addModule("model", new LlamaModel(c, this.device, w));
+    this.lm_head = this.addModule(
+      "lm_head",
+      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
+    );
+    if (c.tie_word_embeddings) {
+      this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
+    }
+    this.generator = this.addModule("generator", new Generator());
+    this.shape = {
+      modelType: c.model_type,
+      numLayers: c.num_hidden_layers,
+      hiddenSize: c.hidden_size,
+      numHeads: c.num_attention_heads,
+      numKvHeads: c.num_key_value_heads,
+      headDim: c.head_dim,
+      maxPositions: c.max_position_embeddings,
+      vocabSize: c.vocab_size,
+      bosTokenId: c.bos_token_id,
+      eosTokenIds: c.eos_token_id,
+      padTokenId: c.pad_token_id,
+    };
+  }
+
+  /** A KV cache for `batch` rows on this model's device. */
+  newCache(opts: { batch: number; capacity?: number }): KVCache {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+  }
+
+  /** ids (B, T) int32 -> logits (B, T, V). */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
+    return this.lm_head.call(this.model.call(inputIds, opts)[0]); // (B, T, V)
+  }
+}
