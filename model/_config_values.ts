@@ -29,7 +29,9 @@ export function optIdValue(src: Record<string, unknown>, key: string): number | 
   const v = src[key];
   if (v === null || v === undefined) return null;
   if (!Number.isSafeInteger(v) || (v as number) < 0) {
-    throw new RangeError(`Config "${key}" is "${JSON.stringify(v)}": it must be an id >= 0 or null`);
+    throw new RangeError(
+      `Config "${key}" is "${JSON.stringify(v)}": it must be an id >= 0 or null`,
+    );
   }
   return v as number;
 }

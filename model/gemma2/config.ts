@@ -1,7 +1,7 @@
 // config.json of Gemma 2 (model_type "gemma2"): HF key names read, Gemma2Config's defaults
 // filled in, values checked. Pure data; builds nothing.
 
-import { ACTIVATIONS, type ActivationName } from "../layers/activation.ts";
+import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
 import {
   boolValue,
   configObject,

@@ -7,7 +7,9 @@ import { initNormal, loadCheckpoint } from "../weights.ts";
 import { Gemma2ForCausalLM } from "./model.ts";
 
 const tiedOf = (m: Gemma2ForCausalLM) =>
-  m.config.tie_word_embeddings ? { head: "lm_head.weight", embed: "model.embed_tokens.weight" } : null;
+  m.config.tie_word_embeddings
+    ? { head: "lm_head.weight", embed: "model.embed_tokens.weight" }
+    : null;
 
 /**
  * Gemma 2 (model_type "gemma2", Gemma2ForCausalLM).
@@ -27,7 +29,8 @@ export const GEMMA2_FAMILY: Family = {
   loadWeights: (model, source) => {
     const m = model as Gemma2ForCausalLM, c = m.config;
     return loadCheckpoint(m, source, {
-      describe: `Gemma 2 (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
+      describe:
+        `Gemma 2 (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
       tied: tiedOf(m),
       buffers: /\.rotary_emb\.inv_freq$/,
       device: m.device,

@@ -3,15 +3,10 @@
 // post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
 
 import { arange, type Device, type Tensor } from "../../engine/mod.ts";
-import type {
-  CausalLM,
-  CausalLMForwardOptions,
-  DecoderPaths,
-  DecoderShape,
-} from "../causal_lm.ts";
+import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
 import { KVCache } from "../kv_cache.ts";
-import { type AttentionContext, attentionBias, SelfAttention } from "../layers/attention.ts";
+import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
@@ -127,7 +122,10 @@ export class Gemma2Model extends Module {
     const c = config, w = weightDevice;
     this.#config = c;
     this.#device = device;
-    this.embed_tokens = this.addModule("embed_tokens", new Embedding(c.vocab_size, c.hidden_size, w));
+    this.embed_tokens = this.addModule(
+      "embed_tokens",
+      new Embedding(c.vocab_size, c.hidden_size, w),
+    );
     const layers = Array.from(
       { length: c.num_hidden_layers },
       (_, i) => new Gemma2DecoderLayer(c, i, w),

@@ -1,7 +1,7 @@
 // config.json of GPT-NeoX / Pythia (model_type "gpt_neox"): HF key names read (rotary_pct and
 // rotary_emb_base, or their newer names), GPTNeoXConfig's defaults filled in, values checked.
 
-import { ACTIVATIONS, type ActivationName } from "../layers/activation.ts";
+import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
 import {
   boolValue,
@@ -110,7 +110,9 @@ export function parseGPTNeoXConfig(json: unknown): GPTNeoXConfig {
   }
   if (Math.floor((hidden / heads) * pct) < 2) {
     throw new RangeError(
-      `Config "rotary_pct" is "${pct}": it rotates fewer than 2 of the ${hidden / heads} channels of a head`,
+      `Config "rotary_pct" is "${pct}": it rotates fewer than 2 of the ${
+        hidden / heads
+      } channels of a head`,
     );
   }
   const act = src.hidden_act;

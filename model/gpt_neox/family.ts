@@ -8,7 +8,9 @@ import { initNormal, loadCheckpoint } from "../weights.ts";
 import { GPTNeoXForCausalLM } from "./model.ts";
 
 const tiedOf = (m: GPTNeoXForCausalLM) =>
-  m.config.tie_word_embeddings ? { head: "embed_out.weight", embed: "gpt_neox.embed_in.weight" } : null;
+  m.config.tie_word_embeddings
+    ? { head: "embed_out.weight", embed: "gpt_neox.embed_in.weight" }
+    : null;
 
 /**
  * GPT-NeoX and Pythia (model_type "gpt_neox", GPTNeoXForCausalLM).
@@ -28,7 +30,8 @@ export const GPT_NEOX_FAMILY: Family = {
   loadWeights: (model, source) => {
     const m = model as GPTNeoXForCausalLM, c = m.config;
     return loadCheckpoint(m, source, {
-      describe: `GPT-NeoX (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
+      describe:
+        `GPT-NeoX (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
       tied: tiedOf(m),
       // Checkpoints written by older transformers keep these non-persistent buffers.
       buffers: /\.attention\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/,

@@ -4,16 +4,11 @@
 // final_layer_norm, rotary_emb}, embed_out. Synchronous forward; every submodule via call().
 
 import { arange, type Device, slice, type Tensor } from "../../engine/mod.ts";
-import type {
-  CausalLM,
-  CausalLMForwardOptions,
-  DecoderPaths,
-  DecoderShape,
-} from "../causal_lm.ts";
+import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
 import { KVCache } from "../kv_cache.ts";
 import { Activation } from "../layers/activation.ts";
-import { type AttentionContext, attend, attentionBias } from "../layers/attention.ts";
+import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
 import { LayerNorm } from "../layers/norm.ts";

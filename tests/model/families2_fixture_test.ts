@@ -4,7 +4,7 @@
 // and three interventions during generation.
 
 import assert from "node:assert/strict";
-import { type Device, Tensor, tensor, zeros } from "../../engine/mod.ts";
+import { type Device, keep, Tensor, tensor, zeros } from "../../engine/mod.ts";
 import { prepareBatch } from "../../model/batch.ts";
 import type { CausalLM } from "../../model/causal_lm.ts";
 import { generate } from "../../model/generate.ts";
@@ -22,8 +22,7 @@ const FIXTURES = ["tiny-gemma2", "tiny-gpt-neox", "tiny-gpt-neox-serial"];
 const dirOf = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const ids = (rows: number[][], device: Device) =>
   tensor(rows, undefined, { dtype: "int32", device });
-const first = (out: unknown): Tensor =>
-  out instanceof Tensor ? out : (out as { 0: Tensor })[0];
+const first = (out: unknown): Tensor => out instanceof Tensor ? out : (out as { 0: Tensor })[0];
 
 /** Runs `fn` with output hooks on `paths`; `edit(path, output, call)` may replace an output. */
 async function hooked<R>(
@@ -93,26 +92,38 @@ for (const name of FIXTURES) {
   const base = ref.modules[0][0]; // "model" or "gpt_neox"
   const lastLayer = `${base}.layers.${L - 1}`;
 
-  deviceTest(`${name}: module tree, output structures, activations, probabilities, logits`, async (device) => {
-    const model = await load(device);
-    const paths = ref.modules.map((m: string[]) => m[0]);
-    const attn0 = ref.modules.find((m: string[]) => /layers\.0\.(self_attn|attention)$/.test(m[0]))[0];
-    const { result, outputs } = await hooked(model, paths, () => model.call(ids([ref.prompt.ids], device)));
-    for (const [path, , kind] of ref.modules) checkStructure(path, kind, outputs.get(path)!);
-    for (const [path, exp] of Object.entries(ref.forward.activations)) {
-      await assertClose(first(outputs.get(path)![0]), exp as Json, { ...TOL, msg: path });
-    }
-    const probs = (outputs.get(attn0)![0] as Tensor[])[1];
-    await assertClose(probs, ref.forward.attention_probs_layer0, { ...TOL, msg: "probs" });
-    const logits = result.get(0); // (T, V)
-    const lg = ref.forward.logits; // batch of one: [[per position]]
-    await checkLogits(logits, {
-      top5_ids: lg.top5_ids[0],
-      top5_values: lg.top5_values[0],
-      logsumexp: lg.logsumexp[0],
-    }, "logits");
-    await assertClose(logits.get(-1), ref.forward.logits.last_position_full[0], { ...TOL, msg: "last row" });
-  });
+  deviceTest(
+    `${name}: module tree, output structures, activations, probabilities, logits`,
+    async (device) => {
+      const model = await load(device);
+      const paths = ref.modules.map((m: string[]) => m[0]);
+      const attn0 = ref.modules.find((m: string[]) =>
+        /layers\.0\.(self_attn|attention)$/.test(m[0])
+      )[0];
+      const { result, outputs } = await hooked(
+        model,
+        paths,
+        () => model.call(ids([ref.prompt.ids], device)),
+      );
+      for (const [path, , kind] of ref.modules) checkStructure(path, kind, outputs.get(path)!);
+      for (const [path, exp] of Object.entries(ref.forward.activations)) {
+        await assertClose(first(outputs.get(path)![0]), exp as Json, { ...TOL, msg: path });
+      }
+      const probs = (outputs.get(attn0)![0] as Tensor[])[1];
+      await assertClose(probs, ref.forward.attention_probs_layer0, { ...TOL, msg: "probs" });
+      const logits = result.get(0); // (T, V)
+      const lg = ref.forward.logits; // batch of one: [[per position]]
+      await checkLogits(logits, {
+        top5_ids: lg.top5_ids[0],
+        top5_values: lg.top5_values[0],
+        logsumexp: lg.logsumexp[0],
+      }, "logits");
+      await assertClose(logits.get(-1), ref.forward.logits.last_position_full[0], {
+        ...TOL,
+        msg: "last row",
+      });
+    },
+  );
 
   deviceTest(`${name}: greedy tokens and per-step last-layer values`, async (device) => {
     const model = await load(device);
@@ -120,9 +131,9 @@ for (const name of FIXTURES) {
     const steps: Tensor[] = [];
     const { result } = await hooked(model, [lastLayer], () =>
       generate(model, [ref.prompt.ids], { maxNewTokens: 8 }), (_p, out) => {
-        steps.push(first(out).get(":, -1"));
-        return undefined;
-      });
+      steps.push(keep(first(out).get(":, -1").clone())); // outlives the step's tidy
+      return undefined;
+    });
     const out = result;
     await assertExact(out.get(`0, ${T}:`), ref.greedy.new_tokens, "greedy");
     assert.equal(steps.length, 8);
@@ -132,16 +143,28 @@ for (const name of FIXTURES) {
         msg: `step ${s}`,
       });
     }
+    for (const t of steps) {
+      t.dispose();
+    }
   });
 
   deviceTest(`${name}: left-padded batch rows equal each row alone`, async (device) => {
     const model = await load(device);
     const b = ref.batch;
-    const rows = b.input_ids.map((r: number[], i: number) => r.filter((_, t) => b.attention_mask[i][t]));
+    const rows = b.input_ids.map((r: number[], i: number) =>
+      r.filter((_, t) =>
+        b.attention_mask[i][t]
+      )
+    );
     const batch = prepareBatch(rows, b.pad_token_id, { device });
     await assertExact(batch.inputIds, b.input_ids, "padded ids");
     await assertExact(batch.positionIds, b.position_ids, "positions");
-    const { result, outputs } = await hooked(model, [lastLayer], () => model.call(batch.inputIds, batch));
+    const { result, outputs } = await hooked(
+      model,
+      [lastLayer],
+      () =>
+        model.call(batch.inputIds, batch),
+    );
     const h = first(outputs.get(lastLayer)![0]);
     for (let r = 0; r < rows.length; r++) {
       const pads = b.attention_mask[r].indexOf(1);
@@ -171,8 +194,12 @@ for (const name of FIXTURES) {
         if (out instanceof Tensor) return zeros(out.shape, { device });
         return [first(out).add(steer)];
       };
-      const { result } = await hooked(model, [iv.module], () =>
-        generate(model, [ref.prompt.ids], { maxNewTokens: 8 }), edit);
+      const { result } = await hooked(
+        model,
+        [iv.module],
+        () => generate(model, [ref.prompt.ids], { maxNewTokens: 8 }),
+        edit,
+      );
       await assertExact(result.get(`0, ${T}:`), iv.new_tokens, key);
     }
   });
