@@ -7,7 +7,7 @@ import { familyOf } from "../../model/families.ts";
 import { parseGemma2Config } from "../../model/gemma2/config.ts";
 import { Gemma2ForCausalLM } from "../../model/gemma2/model.ts";
 import { parseGPTNeoXConfig } from "../../model/gpt_neox/config.ts";
-import { GPTNeoXForCausalLM } from "../../model/gpt_neox/model.ts";
+import type { GPTNeoXForCausalLM } from "../../model/gpt_neox/model.ts";
 import { randomModel } from "../../model/load.ts";
 import type { WeightSource } from "../../model/weights.ts";
 
