@@ -3,6 +3,8 @@
 
 import type { Family } from "./family.ts";
 import { GPT2_FAMILY } from "./gpt2/family.ts";
+import { GEMMA2_FAMILY } from "./gemma2/family.ts";
+import { GPT_NEOX_FAMILY } from "./gpt_neox/family.ts";
 import { LLAMA_FAMILY } from "./llama/family.ts";
 
 /**
@@ -17,6 +19,8 @@ import { LLAMA_FAMILY } from "./llama/family.ts";
 export const FAMILIES: readonly Family[] = [
   GPT2_FAMILY,
   LLAMA_FAMILY,
+  GEMMA2_FAMILY,
+  GPT_NEOX_FAMILY,
 ];
 
 /**

@@ -13,6 +13,8 @@ import { loadModel, type LoadModelOptions, randomModel } from "../model/load.ts"
 import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { GPT2Envoys } from "./envoys/gpt2.ts";
+import type { Gemma2Envoys } from "./envoys/gemma2.ts";
+import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
 import { isPlain } from "./graph.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
@@ -31,6 +33,10 @@ export type ModelInput =
 export type GPT2LanguageModel = LanguageModel & GPT2Envoys;
 /** A LanguageModel over a Llama-style family, its envoys typed (`model.model.layers[i]`). */
 export type LlamaLanguageModel = LanguageModel & LlamaEnvoys;
+/** A LanguageModel over Gemma 2, its envoys typed (`model.model.layers[i]`). */
+export type Gemma2LanguageModel = LanguageModel & Gemma2Envoys;
+/** A LanguageModel over GPT-NeoX / Pythia, its envoys typed (`model.gpt_neox.layers[i]`). */
+export type GPTNeoXLanguageModel = LanguageModel & GPTNeoXEnvoys;
 
 /** Options of {@link LanguageModel.load}. */
 export interface LanguageModelLoadOptions extends Omit<LoadModelOptions, "device"> {

@@ -16,7 +16,9 @@
  * @module
  */
 export {
+  type Gemma2LanguageModel,
   type GPT2LanguageModel,
+  type GPTNeoXLanguageModel,
   LanguageModel,
   type LanguageModelLoadOptions,
   type LlamaLanguageModel,
@@ -37,6 +39,14 @@ export type {
   LlamaMLPEnvoy,
   LlamaModelEnvoy,
 } from "./envoys/llama.ts";
+export type { Gemma2Envoys, Gemma2LayerEnvoy, Gemma2ModelEnvoy } from "./envoys/gemma2.ts";
+export type {
+  GPTNeoXAttentionEnvoy,
+  GPTNeoXEnvoys,
+  GPTNeoXLayerEnvoy,
+  GPTNeoXMLPEnvoy,
+  GPTNeoXModelEnvoy,
+} from "./envoys/gpt_neox.ts";
 export {
   NNsight,
   type NNsightOptions,

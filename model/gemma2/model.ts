@@ -1,0 +1,266 @@
+// Gemma 2 with transformers 4.57's module tree: model.embed_tokens, model.layers[i].{self_attn,
+// mlp, input_layernorm, post_attention_layernorm, pre_feedforward_layernorm,
+// post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
+
+import { arange, type Device, type Tensor } from "../../engine/mod.ts";
+import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
+import { Generator } from "../generator.ts";
+import { KVCache } from "../kv_cache.ts";
+import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import { Embedding } from "../layers/embedding.ts";
+import { Linear } from "../layers/linear.ts";
+import { GatedMLP } from "../layers/mlp.ts";
+import { RMSNorm } from "../layers/norm.ts";
+import { RotaryEmbedding } from "../layers/rotary.ts";
+import { Module, ModuleList } from "../module.ts";
+import { BaseModelOutput } from "../outputs.ts";
+import { type Gemma2Config, parseGemma2Config } from "./config.ts";
+
+/**
+ * One Gemma 2 layer (HF Gemma2DecoderLayer): x + post_attention_layernorm(attn(input_layernorm(x))),
+ * then + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(.))). Returns a 1-tuple
+ * `[hidden (B, T, C)]`, as transformers 4.57 does: `model.layers[i].output[0]`.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { parseGemma2Config } from "./config.ts";
+ * import { Gemma2DecoderLayer } from "./model.ts";
+ * const c = parseGemma2Config({ hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 4, intermediate_size: 16 });
+ * const [h] = new Gemma2DecoderLayer(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
+ * h.shape; // [1, 3, 8]
+ * ```
+ */
+export class Gemma2DecoderLayer extends Module {
+  /** Softcapped grouped-query attention: output [attn_output, attn_weights]. */
+  readonly self_attn: SelfAttention;
+  /** GeGLU: down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)). */
+  readonly mlp: GatedMLP;
+  /** (1 + w) RMSNorm before attention. */
+  readonly input_layernorm: RMSNorm;
+  /** (1 + w) RMSNorm of the attention output, before the residual add. */
+  readonly post_attention_layernorm: RMSNorm;
+  /** (1 + w) RMSNorm before the MLP. */
+  readonly pre_feedforward_layernorm: RMSNorm;
+  /** (1 + w) RMSNorm of the MLP output, before the residual add. */
+  readonly post_feedforward_layernorm: RMSNorm;
+
+  /** Builds layer `layer` with zero weights on `device`. */
+  constructor(config: Gemma2Config, layer: number, device: Device) {
+    super();
+    const c = config;
+    this.self_attn = this.addModule(
+      "self_attn",
+      new SelfAttention({
+        hiddenSize: c.hidden_size,
+        numHeads: c.num_attention_heads,
+        numKvHeads: c.num_key_value_heads,
+        headDim: c.head_dim,
+        layer,
+        qkvBias: c.attention_bias,
+        outBias: c.attention_bias,
+        scale: c.query_pre_attn_scalar ** -0.5,
+        softcap: c.attn_logit_softcapping,
+        sliding: c.layer_types[layer] === "sliding_attention",
+        device,
+      }),
+    );
+    this.mlp = this.addModule(
+      "mlp",
+      new GatedMLP({
+        hiddenSize: c.hidden_size,
+        intermediateSize: c.intermediate_size,
+        activation: c.hidden_activation,
+        device,
+      }),
+    );
+    const norm = () => new RMSNorm(c.hidden_size, c.rms_norm_eps, { unitOffset: true, device });
+    this.input_layernorm = this.addModule("input_layernorm", norm());
+    this.post_attention_layernorm = this.addModule("post_attention_layernorm", norm());
+    this.pre_feedforward_layernorm = this.addModule("pre_feedforward_layernorm", norm());
+    this.post_feedforward_layernorm = this.addModule("post_feedforward_layernorm", norm());
+  }
+
+  /** x (B, T, C) -> [x' (B, T, C)]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor] {
+    const [a] = this.self_attn.call(this.input_layernorm.call(x), ctx); // (B, T, C)
+    const h = x.add(this.post_attention_layernorm.call(a)); // (B, T, C)
+    const m = this.mlp.call(this.pre_feedforward_layernorm.call(h)); // (B, T, C)
+    return [h.add(this.post_feedforward_layernorm.call(m))];
+  }
+}
+
+/**
+ * The decoder stack (HF Gemma2Model): embed_tokens (unscaled, as 4.57's nn.Embedding), the
+ * embeddings times sqrt(hidden_size), layers with full or sliding-window masks, norm,
+ * rotary_emb. Returns a BaseModelOutput: `output[0]` is the final norm's output (B, T, C).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { parseGemma2Config } from "./config.ts";
+ * import { Gemma2Model } from "./model.ts";
+ * const c = parseGemma2Config({ hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 4, intermediate_size: 16, num_hidden_layers: 2, vocab_size: 10 });
+ * new Gemma2Model(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
+ * ```
+ */
+export class Gemma2Model extends Module {
+  /** Token embeddings (V, C), also the tied head. */
+  readonly embed_tokens: Embedding;
+  /** The decoder layers. */
+  readonly layers: ModuleList<Gemma2DecoderLayer>;
+  /** Final (1 + w) RMSNorm. */
+  readonly norm: RMSNorm;
+  /** Rotary tables: output [cos, sin] (B, T, head_dim). */
+  readonly rotary_emb: RotaryEmbedding;
+  readonly #config: Gemma2Config;
+  readonly #device: Device;
+
+  /** Builds the stack computing on `device`, weights on `weightDevice` (default `device`). */
+  constructor(config: Gemma2Config, device: Device, weightDevice: Device = device) {
+    super();
+    const c = config, w = weightDevice;
+    this.#config = c;
+    this.#device = device;
+    this.embed_tokens = this.addModule(
+      "embed_tokens",
+      new Embedding(c.vocab_size, c.hidden_size, w),
+    );
+    const layers = Array.from(
+      { length: c.num_hidden_layers },
+      (_, i) => new Gemma2DecoderLayer(c, i, w),
+    );
+    this.layers = this.addModule("layers", new ModuleList(layers));
+    this.norm = this.addModule(
+      "norm",
+      new RMSNorm(c.hidden_size, c.rms_norm_eps, { unitOffset: true, device: w }),
+    );
+    this.rotary_emb = this.addModule(
+      "rotary_emb",
+      new RotaryEmbedding({
+        headDim: c.head_dim,
+        base: c.rope_theta,
+        bufferDtype: c.dtype,
+        device,
+      }),
+    );
+  }
+
+  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
+    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
+      throw new TypeError(
+        `gemma2 model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
+      );
+    }
+    const [B, T] = inputIds.shape;
+    const cache = opts.cache ?? null;
+    const past = cache?.length ?? 0;
+    const positionIds = opts.positionIds ??
+      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    const embeds = this.embed_tokens.call(inputIds); // (B, T, C)
+    this.rotary_emb.ensure(past + T);
+    const positionEmbeddings = this.rotary_emb.call(embeds, positionIds);
+    // HF multiplies by sqrt(hidden) in the activations' dtype: float32 here.
+    let x = embeds.mul(Math.sqrt(this.#config.hidden_size)); // (B, T, C)
+    const mask = opts.attentionMask, window = this.#config.sliding_window;
+    const ctx: AttentionContext = {
+      positionEmbeddings,
+      bias: attentionBias(B, T, past, mask, this.#device),
+      slidingBias: attentionBias(B, T, past, mask, this.#device, window),
+      cache,
+    };
+    for (const layer of this.layers) [x] = layer.call(x, ctx);
+    cache?.advance(T);
+    return new BaseModelOutput(this.norm.call(x), cache);
+  }
+}
+
+/** Options of the Gemma2ForCausalLM constructor. */
+export interface Gemma2ModelOptions {
+  /** Device the model computes on; default cpu. */
+  device?: Device;
+  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
+  empty?: boolean;
+}
+
+/** Where Gemma 2's parts sit in the module tree. */
+export const GEMMA2_PATHS: DecoderPaths = Object.freeze({
+  layers: "model.layers",
+  attention: "self_attn",
+  mlp: "mlp",
+  finalNorm: "model.norm",
+  lmHead: "lm_head",
+  embed: "model.embed_tokens",
+});
+
+/**
+ * Gemma 2 with its LM head (HF Gemma2ForCausalLM): ids (B, T) -> logits (B, T, V), softcapped
+ * as cap * tanh(lm_head(h) / cap) when final_logit_softcapping is set (`lm_head.output` is the
+ * value before capping, as in HF). Weights start at zero; the head is tied by default.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { Gemma2ForCausalLM } from "./model.ts";
+ * const m = new Gemma2ForCausalLM({ hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 4, intermediate_size: 16, num_hidden_layers: 2, vocab_size: 10 });
+ * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
+ * ```
+ */
+export class Gemma2ForCausalLM extends Module implements CausalLM {
+  /** The parsed config (HF key names). */
+  readonly config: Gemma2Config;
+  /** The device the model computes on. */
+  readonly device: Device;
+  /** The decoder stack. */
+  readonly model: Gemma2Model;
+  /** hidden -> vocab (no bias). */
+  readonly lm_head: Linear;
+  /** Identity generate() calls; `streamer` sees each step. */
+  readonly generator: Generator;
+  /** Family-agnostic sizes. */
+  readonly shape: DecoderShape;
+  /** Paths of layers, norm, head and embedding. */
+  readonly paths: DecoderPaths = GEMMA2_PATHS;
+
+  /** Builds the tree with zero (or placeholder) weights from a config object. */
+  constructor(config: Partial<Gemma2Config> | Gemma2Config = {}, opts: Gemma2ModelOptions = {}) {
+    super();
+    const c = this.config = parseGemma2Config(config);
+    this.device = opts.device ?? "cpu";
+    const w: Device = opts.empty ? "meta" : this.device;
+    this.model = this.addModule("model", new Gemma2Model(c, this.device, w));
+    this.lm_head = this.addModule(
+      "lm_head",
+      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
+    );
+    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
+    this.generator = this.addModule("generator", new Generator());
+    this.shape = {
+      modelType: c.model_type,
+      numLayers: c.num_hidden_layers,
+      hiddenSize: c.hidden_size,
+      numHeads: c.num_attention_heads,
+      numKvHeads: c.num_key_value_heads,
+      headDim: c.head_dim,
+      maxPositions: c.max_position_embeddings,
+      vocabSize: c.vocab_size,
+      bosTokenId: c.bos_token_id,
+      eosTokenIds: c.eos_token_id,
+      padTokenId: c.pad_token_id,
+    };
+  }
+
+  /** A KV cache for `batch` rows on this model's device. */
+  newCache(opts: { batch: number; capacity?: number }): KVCache {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+  }
+
+  /** ids (B, T) int32 -> logits (B, T, V), final-softcapped. */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
+    const logits = this.lm_head.call(this.model.call(inputIds, opts)[0]); // (B, T, V)
+    const cap = this.config.final_logit_softcapping;
+    return cap === null ? logits : logits.div(cap).tanh().mul(cap);
+  }
+}
