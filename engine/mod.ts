@@ -38,15 +38,8 @@ export type {
   View,
 } from "./backend.ts";
 export { ALL_OPS, BINARY_OPS, REDUCE_OPS, UNARY_OPS } from "./backend.ts";
-export {
-  initWebGPU,
-  keep,
-  liveBuffers,
-  readAll,
-  resolveDevice,
-  tidy,
-  webgpuStats,
-} from "./webgpu/mod.ts";
+export { allocatedSince, allocationMark, isKept, keep, release, tidy } from "./scope.ts";
+export { initWebGPU, liveBuffers, readAll, resolveDevice, webgpuStats } from "./webgpu/mod.ts";
 export type {
   InitWebGPUOptions,
   PoolStats,

@@ -1,8 +1,7 @@
 // Keys and values of past positions, per layer, so a decoding step runs on new tokens only.
 // Only Tensor ops (zeros, set, get), so it works on any device; it never reads data back.
 
-import { type Device, slice, type Tensor, zeros } from "../../engine/mod.ts";
-import { release } from "../../engine/webgpu/scope.ts";
+import { type Device, release, slice, type Tensor, zeros } from "../../engine/mod.ts";
 
 /** The sizes a cache needs from the model config. */
 export interface KVCacheShape {
