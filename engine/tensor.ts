@@ -68,7 +68,8 @@ export class Tensor {
   [GRAD_NODE]: GradNode | null = null;
   /**
    * The gradient accumulated by `backward()` (leaves, and tensors that `retainGrad()`), or null.
-   * Set it to null (or use `zeroGrad`) to start over; gradients add up like torch's.
+   * Gradients add up like torch's; `zeroGrad([t])` frees and clears it. On webgpu it is kept
+   * out of `tidy` scopes: it belongs to this tensor until `zeroGrad` (or its `dispose()`).
    */
   grad: Tensor | null = null;
 

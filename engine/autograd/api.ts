@@ -43,18 +43,28 @@ export function valueAndGrad<A extends Tensor[], O extends GradOptions = Record<
   fn: (...args: A) => Tensor,
   opts?: O,
 ): (...args: A) => ValueAndGrad<Grads<O>> {
+  return (...args: A) => differentiate(fn, opts, args, true) as ValueAndGrad<Grads<O>>;
+}
+
+/** Runs fn and its backward pass in one scope; keeps the value only when asked. */
+function differentiate<A extends Tensor[], O extends GradOptions>(
+  fn: (...args: A) => Tensor,
+  opts: O | undefined,
+  args: A,
+  withValue: boolean,
+): { value: Tensor | null; grad: Grads<O> } {
   const many = Array.isArray(opts?.argnums);
   const nums: readonly number[] = many
     ? opts!.argnums as readonly number[]
     : [(opts?.argnums as number | undefined) ?? 0];
-  return (...args: A) => {
-    for (const i of nums) {
-      if (!Number.isInteger(i) || i < 0 || i >= args.length) {
-        throw new RangeError(
-          `grad: argnums names argument ${i}, but the function got ${args.length} arguments`,
-        );
-      }
+  for (const i of nums) {
+    if (!Number.isInteger(i) || i < 0 || i >= args.length) {
+      throw new RangeError(
+        `grad: argnums names argument ${i}, but the function got ${args.length} arguments`,
+      );
     }
+  }
+  {
     const prev = gradState.enabled;
     gradState.enabled = true;
     try {
@@ -73,12 +83,15 @@ export function valueAndGrad<A extends Tensor[], O extends GradOptions = Record<
           const x = inputs[nums[k]]; // an argument the value does not depend on: zeros
           return g ?? new Tensor(x.backend.alloc(x.size, "float32"), x.shape);
         });
-        return { value: value.detach(), grad: (many ? full : full[0]) as Grads<O> };
+        return {
+          value: withValue ? value.detach() : null,
+          grad: (many ? full : full[0]) as Grads<O>,
+        };
       });
     } finally {
       gradState.enabled = prev;
     }
-  };
+  }
 }
 
 /**
@@ -98,6 +111,5 @@ export function grad<A extends Tensor[], O extends GradOptions = Record<never, n
   fn: (...args: A) => Tensor,
   opts?: O,
 ): (...args: A) => Grads<O> {
-  const vg = valueAndGrad(fn, opts);
-  return (...args: A) => vg(...args).grad;
+  return (...args: A) => differentiate(fn, opts, args, false).grad;
 }

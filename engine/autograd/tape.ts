@@ -2,7 +2,7 @@
 // the backward pass over the recorded graph in reverse topological order, inside a `tidy` scope
 // that frees every temporary gradient. Knows no op's math: that is rules.ts.
 
-import { release, tidy } from "../scope.ts";
+import { keep, tidy } from "../scope.ts";
 import { Tensor } from "../tensor.ts";
 import { fmtShape } from "../layout.ts";
 import { BACKWARD, type GradOp } from "./rules.ts";
@@ -274,10 +274,13 @@ function applyRule(node: GradNode, g: Tensor): (Tensor | null)[] {
   return grads;
 }
 
-/** Adds `g` into `t.grad` in place, or stores an owned copy as the first gradient. */
+/**
+ * Adds `g` into `t.grad` in place, or stores an owned copy as the first gradient: kept, so no
+ * enclosing `tidy` frees it (it belongs to `t`; `zeroGrad` frees it).
+ */
 function accumulate(t: Tensor, g: Tensor, created: Tensor[]): void {
   if (t.grad === null) {
-    t.grad = g.clone();
+    t.grad = keep(g.clone());
     created.push(t.grad);
   } else {
     t.grad.set("...", t.grad.add(g));
@@ -295,10 +298,10 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Clears `.grad` of each tensor and frees its device memory. */
+/** Clears `.grad` of each tensor and frees its device memory (webgpu). */
 export function zeroGrad(tensors: Iterable<Tensor>): void {
   for (const t of tensors) {
-    if (t.grad !== null) release(t.grad);
+    if (t.grad !== null) t.grad.dispose();
     t.grad = null;
   }
 }
