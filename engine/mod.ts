@@ -45,6 +45,8 @@ export type { BackwardOptions } from "./autograd/tape.ts";
 export type { GradHook, GradNode } from "./autograd/state.ts";
 export { BACKWARD } from "./autograd/rules.ts";
 export type { BackwardRule, GradOp, LayoutOp, RuleContext } from "./autograd/rules.ts";
+export { Adam, AdamW, SGD } from "./optim.ts";
+export type { AdamOptions, Optimizer, SGDOptions } from "./optim.ts";
 export { allocatedSince, allocationMark, isKept, keep, release, tidy } from "./scope.ts";
 export { initWebGPU, liveBuffers, readAll, resolveDevice, webgpuStats } from "./webgpu/mod.ts";
 export type {
