@@ -112,6 +112,11 @@ export type Kernels =
     layerNorm: (out: View, x: View, weight: View, bias: View, eps: number) => void;
     /** out[n, :] = table[ids[n], :]; table [V, C], ids int32 [N], out [N, C]. */
     gatherRows: (out: View, table: View, ids: View) => void;
+    /**
+     * dst[ids[n], :] += src[n, :] in place, in order of n (repeated ids accumulate); dst [V, C]
+     * any view, ids int32 [N], src [N, C]. The adjoint of gatherRows.
+     */
+    scatterAddRows: (dst: View, ids: View, src: View) => void;
     /** Largest k along the last axis, sorted descending: values and int32 indices [..., k]. */
     topk: (values: View, indices: View, x: View, k: number) => void;
   };
@@ -133,6 +138,7 @@ export const ALL_OPS = [
   "logSoftmax",
   "layerNorm",
   "gatherRows",
+  "scatterAddRows",
   "topk",
 ] as const satisfies readonly Op[];
 type MissingOps = Exclude<Op, typeof ALL_OPS[number]>;

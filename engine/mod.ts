@@ -38,15 +38,17 @@ export type {
   View,
 } from "./backend.ts";
 export { ALL_OPS, BINARY_OPS, REDUCE_OPS, UNARY_OPS } from "./backend.ts";
-export {
-  initWebGPU,
-  keep,
-  liveBuffers,
-  readAll,
-  resolveDevice,
-  tidy,
-  webgpuStats,
-} from "./webgpu/mod.ts";
+export { grad, valueAndGrad } from "./autograd/api.ts";
+export type { GradOptions, Grads, ValueAndGrad } from "./autograd/api.ts";
+export { noGrad, zeroGrad } from "./autograd/tape.ts";
+export type { BackwardOptions } from "./autograd/tape.ts";
+export type { GradHook, GradNode } from "./autograd/state.ts";
+export { BACKWARD } from "./autograd/rules.ts";
+export type { BackwardRule, GradOp, LayoutOp, RuleContext } from "./autograd/rules.ts";
+export { Adam, AdamW, SGD } from "./optim.ts";
+export type { AdamOptions, Optimizer, SGDOptions } from "./optim.ts";
+export { allocatedSince, allocationMark, isKept, keep, release, tidy } from "./scope.ts";
+export { initWebGPU, liveBuffers, readAll, resolveDevice, webgpuStats } from "./webgpu/mod.ts";
 export type {
   InitWebGPUOptions,
   PoolStats,

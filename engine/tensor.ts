@@ -1,6 +1,7 @@
 // Tensor: a strided view (shape, strides, offset) of a storage on one device, with the op set
 // as methods. Shapes are checked here, once, for every backend; movement ops edit the layout
-// and never reach a backend; everything else dispatches one primitive kernel.
+// and never reach a backend; everything else dispatches one primitive kernel. Each op hands its
+// result to the tape (`record`), which keeps a node only when an input needs a gradient.
 
 import type {
   Backend,
@@ -13,6 +14,16 @@ import type {
   UnaryOp,
   View,
 } from "./backend.ts";
+import { GRAD_NODE, type GradHook, type GradNode } from "./autograd/state.ts";
+import {
+  addHook,
+  type BackwardOptions,
+  record,
+  recordInPlace,
+  retainGrad,
+  runBackward,
+  setRequiresGrad,
+} from "./autograd/tape.ts";
 import { getBackend } from "./devices.ts";
 import { applyIndex, type IndexSpec, parseIndex } from "./index.ts";
 import {
@@ -53,6 +64,14 @@ export class Tensor {
   readonly strides: readonly number[];
   /** Position of element (0, ..., 0) in the storage. */
   readonly offset: number;
+  /** The tape's node for this tensor: null unless gradients flow to it. */
+  [GRAD_NODE]: GradNode | null = null;
+  /**
+   * The gradient accumulated by `backward()` (leaves, and tensors that `retainGrad()`), or null.
+   * Gradients add up like torch's; `zeroGrad([t])` frees and clears it. On webgpu it is kept
+   * out of `tidy` scopes: it belongs to this tensor until `zeroGrad` (or its `dispose()`).
+   */
+  grad: Tensor | null = null;
 
   /** Wraps a storage; use the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(storage: Storage, shape: readonly number[], strides?: readonly number[], offset = 0) {
@@ -149,15 +168,17 @@ export class Tensor {
   /** This tensor broadcast (as a view with 0 strides) to `shape`. */
   expand(...shape: number[]): Tensor {
     const target = shape.map((d, i) => (d === -1 ? this.shape[i - shape.length + this.ndim] : d));
-    return this.#view(target, broadcastStrides(this.shape, this.strides, target, "expand"));
+    const out = this.#view(target, broadcastStrides(this.shape, this.strides, target, "expand"));
+    return record("expand", out, [this]);
   }
   /** The same elements with another shape (one axis may be -1); a view when the layout allows. */
   reshape(...shape: number[]): Tensor {
     const target = inferShape(shape, this.size, "reshape");
     const strides = viewStrides(this.shape, this.strides, target);
-    return strides
+    const out = strides
       ? this.#view(target, strides)
       : this.contiguous().#view(target, contiguousStrides(target));
+    return record("reshape", out, [this]);
   }
   /** Like reshape, but never copies: throws when the layout does not allow a view. */
   view(...shape: number[]): Tensor {
@@ -170,7 +191,7 @@ export class Tensor {
         } as ${fmtShape(target)} without a copy: use reshape()`,
       );
     }
-    return this.#view(target, strides);
+    return record("reshape", this.#view(target, strides), [this]);
   }
   /** Swaps two axes (default: the last two). */
   transpose(dim0 = -2, dim1 = -1): Tensor {
@@ -186,17 +207,23 @@ export class Tensor {
     if (axes.length !== this.ndim || new Set(axes).size !== axes.length) {
       throw new RangeError(`permute: ${fmtShape(dims)} is not a permutation of ${this.ndim} axes`);
     }
-    return this.#view(axes.map((a) => this.shape[a]), axes.map((a) => this.strides[a]));
+    const out = this.#view(axes.map((a) => this.shape[a]), axes.map((a) => this.strides[a]));
+    return record("permute", out, [this], axes);
   }
   /** Removes one size-1 axis, or all of them. */
   squeeze(dim?: number): Tensor {
     if (dim === undefined) {
       const keep = this.shape.map((_, i) => i).filter((i) => this.shape[i] !== 1);
-      return this.#view(keep.map((i) => this.shape[i]), keep.map((i) => this.strides[i]));
+      const out = this.#view(keep.map((i) => this.shape[i]), keep.map((i) => this.strides[i]));
+      return record("reshape", out, [this]);
     }
     const a = normAxis(dim, this.ndim, "squeeze");
     if (this.shape[a] !== 1) return this;
-    return this.#view(this.shape.filter((_, i) => i !== a), this.strides.filter((_, i) => i !== a));
+    const out = this.#view(
+      this.shape.filter((_, i) => i !== a),
+      this.strides.filter((_, i) => i !== a),
+    );
+    return record("reshape", out, [this]);
   }
   /** Inserts a size-1 axis at `dim` (negative counts from the end of the new shape). */
   unsqueeze(dim: number): Tensor {
@@ -205,7 +232,7 @@ export class Tensor {
     const strides = [...this.strides];
     shape.splice(a, 0, 1);
     strides.splice(a, 0, 0);
-    return this.#view(shape, strides);
+    return record("reshape", this.#view(shape, strides), [this]);
   }
   /** Collapses all axes into one. */
   flatten(): Tensor {
@@ -217,7 +244,7 @@ export class Tensor {
    */
   get(index: IndexSpec): Tensor {
     const l = applyIndex(this.shape, this.strides, this.offset, parseIndex(index), index);
-    return this.#view(l.shape, l.strides, l.offset);
+    return record("index", this.#view(l.shape, l.strides, l.offset), [this], index);
   }
 
   // ---- in place ------------------------------------------------------------------------
@@ -230,6 +257,9 @@ export class Tensor {
     const region = this.get(index);
     if (typeof value === "number") {
       this.backend.kernels.fill(region.asView(), value);
+      this.storage.version++;
+      recordInPlace("fill", this, [], index);
+      return this;
     } else {
       const given = this.#onDevice(value, "set");
       let src = given.#cast(this.dtype);
@@ -248,8 +278,9 @@ export class Tensor {
         );
       }
       this.backend.kernels.copy(region.asView(), { ...src.asView(), shape: region.shape, strides });
+      this.storage.version++;
+      recordInPlace("copy", this, [src], { base: true, regions: [index] });
     }
-    this.storage.version++;
     return this;
   }
   /** Fills every element with `value`, in place. */
@@ -263,7 +294,7 @@ export class Tensor {
   clone(): Tensor {
     const out = this.#alloc(this.shape, this.dtype);
     this.backend.kernels.copy(out.asView(), this.asView());
-    return out;
+    return record("copy", out, [this], { base: false, regions: ["..."] });
   }
   /** This tensor if it is contiguous, else a contiguous copy. */
   contiguous(): Tensor {
@@ -292,13 +323,90 @@ export class Tensor {
     this.backend.dispose(this.storage);
   }
 
+  // ---- gradients (engine/autograd/) ----------------------------------------------------
+
+  /**
+   * Makes this float32 tensor a leaf that requires a gradient (false: one that does not), as
+   * torch's `requires_grad_()`; returns it. Ops on it then record what `backward()` needs.
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "./creation.ts";
+   * const x = tensor([1, 2, 3]).requiresGrad();
+   * x.mul(x).sum().backward();
+   * console.log(await x.grad!.toArray()); // [2, 4, 6]
+   * ```
+   */
+  requiresGrad(on = true): this {
+    setRequiresGrad(this, on);
+    return this;
+  }
+  /** True when gradients flow to this tensor: a leaf that requires one, or computed from one. */
+  get needsGrad(): boolean {
+    return this[GRAD_NODE] !== null;
+  }
+  /** True for a tensor not computed by a recorded op (torch's `is_leaf`). */
+  get isLeaf(): boolean {
+    return this[GRAD_NODE] === null || this[GRAD_NODE].op === "leaf";
+  }
+  /** The op that computed this tensor on the tape ("leaf" for a leaf), or null. */
+  get gradFn(): string | null {
+    return this[GRAD_NODE]?.op ?? null;
+  }
+  /**
+   * Back-propagates from this tensor: adds d(this)/d(leaf) times `seed` (default 1, which needs
+   * a one-element tensor) into the `.grad` of every leaf it was computed from. The graph is
+   * released afterwards unless `retainGraph` is set. Temporary gradients are freed (webgpu).
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "./creation.ts";
+   * const w = tensor([[1, 2], [3, 4]]).requiresGrad();
+   * const y = tensor([1, 1]).matmul(w); // [4, 6]
+   * y.backward(tensor([1, 0]));
+   * console.log(await w.grad!.toArray()); // [[1, 0], [1, 0]]
+   * ```
+   */
+  backward(seed?: TensorLike, opts: BackwardOptions = {}): void {
+    if (seed !== undefined && typeof seed !== "number") seed = this.#onDevice(seed, "backward");
+    runBackward(this, seed, opts);
+  }
+  /**
+   * Runs `fn` on this tensor's gradient during `backward()`, once it is complete and before it
+   * flows further (to the inputs, or into `.grad`). `fn` may read it, edit it in place, or
+   * return a replacement of the same shape. On webgpu the gradient is freed after the pass:
+   * `keep()` what a hook stores. Returns a handle whose `remove()` uninstalls the hook.
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "./creation.ts";
+   * const x = tensor([1, 2]).requiresGrad();
+   * const h = x.mul(3);
+   * h.registerHook((g) => g.mul(0.5)); // halves what reaches x
+   * h.sum().backward();
+   * console.log(await x.grad!.toArray()); // [1.5, 1.5]
+   * ```
+   */
+  registerHook(fn: GradHook): { remove(): void } {
+    return addHook(this, fn);
+  }
+  /** Also stores this non-leaf tensor's gradient in its `.grad` during `backward()`; returns it. */
+  retainGrad(): this {
+    retainGrad(this);
+    return this;
+  }
+  /** The same data (shared storage) cut off the tape: gradients do not flow through it. */
+  detach(): Tensor {
+    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+  }
+
   // ---- elementwise ---------------------------------------------------------------------
 
   #unary(op: UnaryOp): Tensor {
     const x = this.#cast("float32");
     const out = x.#alloc(x.shape, "float32");
     x.backend.kernels[op](out.asView(), x.asView());
-    return out;
+    return record(op, out, [x]);
   }
   /** -x */
   neg(): Tensor {
@@ -354,7 +462,7 @@ export class Tensor {
     const av = { ...a.asView(), shape, strides: broadcastStrides(a.shape, a.strides, shape, op) };
     const bv = { ...b.asView(), shape, strides: broadcastStrides(b.shape, b.strides, shape, op) };
     this.backend.kernels[op](out.asView(), av, bv);
-    return out;
+    return record(op, out, [a, b]);
   }
   /** a + b, broadcasting. */
   add(other: TensorLike): Tensor {
@@ -427,7 +535,7 @@ export class Tensor {
     }
     const out = this.#alloc(x.shape.slice(0, -1), dtype);
     this.backend.kernels[op](out.asView(), x.asView());
-    return out.reshape(...outShape);
+    return record(op, out, [x]).reshape(...outShape);
   }
   /** Sum over `dim` (all elements when omitted). int32 stays int32. */
   sum(dim?: number, keepdim = false): Tensor {
@@ -455,13 +563,20 @@ export class Tensor {
     return this.#reduce("argmin", dim, keepdim, "int32");
   }
 
-  /** Runs a last-axis row kernel on `dim` by moving it last and back. */
-  #rowOp(dim: number, name: string, run: (out: View, x: View) => void): Tensor {
+  /** Runs a last-axis row kernel on `dim` by moving it last and back; `params` are recorded too. */
+  #rowOp(
+    dim: number,
+    name: "softmax" | "logSoftmax" | "layerNorm",
+    run: (out: View, x: View) => void,
+    params: Tensor[] = [],
+    data?: unknown,
+  ): Tensor {
     const a = normAxis(dim, this.ndim, name);
     const last = this.ndim - 1;
     const x = a === last ? this.#cast("float32") : this.#cast("float32").transpose(a, last);
     const out = this.#alloc(x.shape, "float32");
     run(out.asView(), x.asView());
+    record(name, out, [x, ...params], data);
     return a === last ? out : out.transpose(a, last);
   }
   /** Softmax over `dim` (default last). */
@@ -484,12 +599,14 @@ export class Tensor {
         );
       }
     }
-    const w = this.#onDevice(weight, "layerNorm").asView();
-    const b = this.#onDevice(bias, "layerNorm").asView();
+    const wt = this.#onDevice(weight, "layerNorm"), bt = this.#onDevice(bias, "layerNorm");
+    const [w, b] = [wt.asView(), bt.asView()];
     return this.#rowOp(
       -1,
       "layerNorm",
       (out, x) => this.backend.kernels.layerNorm(out, x, w, b, eps),
+      [wt, bt],
+      { eps },
     );
   }
 
@@ -531,6 +648,7 @@ export class Tensor {
     };
     let out = this.#alloc([...batch, M, N], "float32");
     this.backend.kernels.matmul(out.asView(), av, bv);
+    record("matmul", out, [a, b]);
     if (aVec) out = out.squeeze(-2);
     if (bVec) out = out.squeeze(-1);
     return out;
@@ -546,12 +664,46 @@ export class Tensor {
     const moved = a === 0 ? this : this.transpose(0, a);
     const table = moved.reshape(moved.shape[0], -1);
     const out = this.#alloc([ids.shape[0], table.shape[1]], this.dtype);
-    this.backend.kernels.gatherRows(
-      out.asView(),
-      table.asView(),
-      this.#onDevice(ids, "indexSelect").asView(),
+    const idv = this.#onDevice(ids, "indexSelect");
+    this.backend.kernels.gatherRows(out.asView(), table.asView(), idv.asView());
+    const res = record("gatherRows", out, [table, idv]).reshape(
+      ids.shape[0],
+      ...moved.shape.slice(1),
     );
-    const res = out.reshape(ids.shape[0], ...moved.shape.slice(1));
+    return a === 0 ? res : res.transpose(0, a);
+  }
+  /**
+   * A copy of this tensor with the rows of `src` added at int32 `ids` along `dim`: for each n,
+   * out[..., ids[n], ...] += src[..., n, ...]; repeated ids add up (torch's index_add).
+   * The adjoint of `indexSelect`.
+   */
+  indexAdd(dim: number, ids: Tensor, src: Tensor): Tensor {
+    const a = normAxis(dim, this.ndim, "indexAdd");
+    if (ids.dtype !== "int32" || ids.ndim !== 1) {
+      throw new TypeError(
+        `indexAdd: ids must be a 1-D int32 tensor, got ${ids.dtype} ${fmtShape(ids.shape)}`,
+      );
+    }
+    const want = this.shape.map((d, i) => (i === a ? ids.shape[0] : d));
+    if (src.ndim !== want.length || src.shape.some((d, i) => d !== want[i])) {
+      throw new RangeError(
+        `indexAdd: src has shape ${fmtShape(src.shape)}, expected ${
+          fmtShape(want)
+        } (this tensor's shape with axis ${dim} the length of ids)`,
+      );
+    }
+    const idv = this.#onDevice(ids, "indexAdd");
+    const s = this.#onDevice(src, "indexAdd").#cast(this.dtype);
+    const flat = (t: Tensor) => {
+      const moved = a === 0 ? t : t.transpose(0, a);
+      return moved.reshape(moved.shape[0], -1); // (rows, rest)
+    };
+    const table = flat(this), rows = flat(s);
+    const out = table.clone();
+    this.backend.kernels.scatterAddRows(out.asView(), idv.asView(), rows.asView());
+    record("scatterAddRows", out, [table, idv, rows]);
+    const moved = a === 0 ? this.shape : this.transpose(0, a).shape;
+    const res = out.reshape(...moved);
     return a === 0 ? res : res.transpose(0, a);
   }
   /** The `k` largest values along `dim` (default last), sorted descending, with int32 indices. */
@@ -567,6 +719,7 @@ export class Tensor {
     const values = this.#alloc(shape, this.dtype);
     const indices = this.#alloc(shape, "int32");
     this.backend.kernels.topk(values.asView(), indices.asView(), x.asView(), k);
+    record("topk", values, [x], { indices });
     return a === last
       ? { values, indices }
       : { values: values.transpose(a, last), indices: indices.transpose(a, last) };
@@ -621,7 +774,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   });
   const out = new Tensor(like.backend.alloc(numel(shape), "float32"), shape);
   cond.backend.kernels.where(out.asView(), bv(cond), bv(ta), bv(tb));
-  return out;
+  return record("where", out, [cond, ta, tb]);
 }
 
 /** Joins tensors of equal shape except along `dim`. */
@@ -643,16 +796,19 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   shape[a] = tensors.reduce((s, t) => s + t.shape[a], 0);
   const out = new Tensor(first.backend.alloc(numel(shape), dtype), shape);
   let at = 0;
-  for (const t of tensors) {
-    const region = out.get([...new Array(a).fill({ kind: "slice" }), {
+  const regions: IndexSpec[] = [];
+  const parts = tensors.map((t) => t.astype(dtype));
+  for (const t of parts) {
+    const spec: IndexSpec = [...new Array(a).fill({ kind: "slice" }), {
       kind: "slice",
       start: at,
       stop: at + t.shape[a],
-    }]);
-    first.backend.kernels.copy(region.asView(), t.astype(dtype).asView());
+    }];
+    regions.push(spec);
+    first.backend.kernels.copy(out.get(spec).asView(), t.asView());
     at += t.shape[a];
   }
-  return out;
+  return record("copy", out, parts, { base: false, regions });
 }
 
 /** Stacks tensors of equal shape along a new axis `dim`. */

@@ -1,9 +1,17 @@
 // The decoding loop: left-padded batch, prompt pass, then one token per row per step with a KV
 // cache; greedy or sampled; one small readback per step. Leaves no state on the model.
 
-import { cat, type Device, type Tensor, tensor } from "../engine/mod.ts";
-import { Rng } from "../engine/random.ts";
-import { allocatedSince, allocationMark, release, tidy } from "../engine/webgpu/scope.ts";
+import {
+  allocatedSince,
+  allocationMark,
+  cat,
+  type Device,
+  release,
+  Rng,
+  type Tensor,
+  tensor,
+  tidy,
+} from "../engine/mod.ts";
 import { normalizeRows, prepareBatch } from "./batch.ts";
 import type { CausalLM, CausalLMForwardOptions, KVCacheLike } from "./causal_lm.ts";
 

@@ -2,8 +2,7 @@
 // one cache of every family (B, kvHeads, positions, headDim).
 // Only Tensor ops (zeros, set, get), so it works on any device; it never reads data back.
 
-import { type Device, slice, type Tensor, zeros } from "../engine/mod.ts";
-import { release } from "../engine/webgpu/scope.ts";
+import { type Device, release, slice, type Tensor, zeros } from "../engine/mod.ts";
 import type { KVCacheLike } from "./causal_lm.ts";
 
 /** The sizes a cache needs from the model config. */

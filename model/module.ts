@@ -1,8 +1,9 @@
 // Module and ModuleList: a tree of named children with dotted paths, named parameters, and
 // `call()`, which lets an installed hook see or replace a module's input and output. This file
 // owns the hook interface; trace/ implements it. With no hook, a call costs one null check.
+// Parameters can require gradients (`requiresGrad`, `parameters`, `zeroGrad`).
 
-import type { Tensor } from "../engine/mod.ts";
+import { type Tensor, zeroGrad } from "../engine/mod.ts";
 
 /**
  * What a tracer installs on a module it needs to observe. Each method may return a
@@ -125,6 +126,41 @@ export abstract class Module {
       for (const [name, t] of m.#params) out.push([path === "" ? name : `${path}.${name}`, t]);
     }
     return out;
+  }
+
+  /**
+   * Every distinct weight below this module, in `namedParameters` order. A tensor registered
+   * or used in two places (tied weights) appears once, so its gradient accumulates in one
+   * `.grad`. Hand the list to an optimizer.
+   *
+   * @example
+   * ```ts
+   * import { zeros } from "../engine/mod.ts";
+   * import { Module } from "./module.ts";
+   * class Probe extends Module {
+   *   w = this.addParameter("w", zeros([4, 2]));
+   *   forward(x: ReturnType<typeof zeros>) { return x.matmul(this.w); }
+   * }
+   * const probe = new Probe().requiresGrad();
+   * probe.parameters().length; // 1
+   * ```
+   */
+  parameters(): Tensor[] {
+    return [...new Set(this.namedParameters().map(([, t]) => t))];
+  }
+
+  /**
+   * Makes every weight below this module a leaf that requires a gradient (false: none does);
+   * returns this. For one weight, call `requiresGrad()` on `parameter(name)`.
+   */
+  requiresGrad(on = true): this {
+    for (const p of this.parameters()) p.requiresGrad(on);
+    return this;
+  }
+
+  /** Clears (and frees) the gradients of every weight below this module. */
+  zeroGrad(): void {
+    zeroGrad(this.parameters());
   }
 
   /** Replaces a weight at a full dotted path (used by loaders). */

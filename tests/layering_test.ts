@@ -1,5 +1,6 @@
 // Dependencies run one way, trace -> model -> engine: reads the import specifiers of every .ts
-// under engine/, model/ and trace/ and fails on one that points the wrong way.
+// under engine/, model/ and trace/ and fails on one that points the wrong way, or that reaches
+// into engine/ past its public face, engine/mod.ts.
 
 import assert from "node:assert/strict";
 
@@ -35,11 +36,22 @@ function targetOf(file: URL, spec: string): string | null {
   return rest.includes("/") ? rest.slice(0, rest.indexOf("/")) : rest; // "mod.ts" is the root
 }
 
+/** The one engine file that model/ and trace/ may import. */
+const ENGINE_FACE = new URL("engine/mod.ts", ROOT).href;
+
 /** Wrong-way imports of one file, as messages. */
 function violations(layer: Layer, file: URL, source: string): string[] {
   const bad: string[] = [];
   for (const spec of importSpecifiers(source)) {
     const target = targetOf(file, spec);
+    if (target === "engine" && layer !== "engine" && new URL(spec, file).href !== ENGINE_FACE) {
+      bad.push(
+        `${
+          file.href.slice(ROOT.href.length)
+        } imports "${spec}", inside engine/: ${layer}/ may import the engine only via engine/mod.ts`,
+      );
+      continue;
+    }
     if (target !== null && !ALLOWED[layer].includes(target)) {
       bad.push(
         `${
@@ -109,9 +121,24 @@ import x from "npm:some-package@1";`;
     violations("trace", new URL("trace/x.ts", ROOT), 'import "../model/m.ts";').length,
     0,
   );
+  const deep = violations(
+    "model",
+    new URL("model/gpt2/x.ts", ROOT),
+    'import { tidy } from "../../engine/scope.ts";\nimport { T } from "../../engine/mod.ts";',
+  );
+  assert.equal(deep.length, 1);
+  assert.match(deep[0], /"..\/..\/engine\/scope.ts", inside engine\/: model\/ may import/);
+  assert.equal(
+    violations("trace", new URL("trace/x.ts", ROOT), 'import "../engine/webgpu/mod.ts";').length,
+    1,
+  );
+  assert.equal(
+    violations("engine", new URL("engine/x.ts", ROOT), 'import "./webgpu/scope.ts";').length,
+    0,
+  );
 });
 
-Deno.test("engine/ imports neither model/ nor trace/, and model/ never imports trace/", async () => {
+Deno.test("engine/ imports neither model/ nor trace/, model/ never imports trace/, and both reach the engine only via engine/mod.ts", async () => {
   const bad: string[] = [];
   let files = 0;
   for (const layer of LAYERS) {

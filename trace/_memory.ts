@@ -2,9 +2,17 @@
 // model runs, reads what the user gets back with one GPU-to-CPU sync, then frees them all.
 // Never frees a storage that existed before the trace started (weights, the caller's tensors).
 
-import { getBackend, hasBackend, type Storage, Tensor, tensor } from "../engine/mod.ts";
-import { keep, readAll } from "../engine/webgpu/mod.ts";
-import { allocatedSince, allocationMark } from "../engine/webgpu/scope.ts";
+import {
+  allocatedSince,
+  allocationMark,
+  getBackend,
+  hasBackend,
+  keep,
+  readAll,
+  type Storage,
+  Tensor,
+  tensor,
+} from "../engine/mod.ts";
 import { isPlain } from "./graph.ts";
 
 /** How deep `own` and `toHost` walk tuples, arrays and object literals. */

@@ -1,10 +1,14 @@
 // LanguageModel: a decoder of any family plus its tokenizer, traceable. Turns inputs (text, ids,
 // tensors) into a left-padded batch, runs one forward pass (trace, scan) or the decoding loop.
 
-import { type Device, Tensor } from "../engine/mod.ts";
-import { resolveDevice } from "../engine/webgpu/mod.ts";
-import { fastTierInfo, startThreads } from "../engine/cpu/fast/mod.ts";
-import { tidy } from "../engine/webgpu/scope.ts";
+import {
+  type Device,
+  fastTierInfo,
+  resolveDevice,
+  startThreads,
+  Tensor,
+  tidy,
+} from "../engine/mod.ts";
 import { prepareBatch } from "../model/batch.ts";
 import type { CausalLM, DecoderPaths, DecoderShape } from "../model/causal_lm.ts";
 import { familyOf } from "../model/families.ts";

@@ -1,8 +1,7 @@
 // NNsight: wraps any Module so it can be traced (trace, scan, iter/all, serialised requests);
 // unknown properties resolve to the root envoy's children. Knows no model family or tokenizer.
 
-import { cat, type Device, Tensor } from "../engine/mod.ts";
-import { tidy } from "../engine/webgpu/scope.ts";
+import { cat, type Device, Tensor, tidy } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import { Envoy } from "./envoy.ts";
 import { decodeValue, encodeValue, Graph, type GraphJSON } from "./graph.ts";

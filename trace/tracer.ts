@@ -1,8 +1,7 @@
 // Tracer: what a trace callback records into (invoke, stop, apply, log, cond, result); record()
 // runs the callback, and Tracer.run() runs the graph once through an Interleaver.
 
-import type { Tensor } from "../engine/mod.ts";
-import { tidy } from "../engine/webgpu/scope.ts";
+import { type Tensor, tidy } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import { printHeld } from "./_log.ts";
 import { TraceMemory } from "./_memory.ts";

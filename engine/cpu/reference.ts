@@ -184,6 +184,21 @@ export const referenceKernels = {
       for (let c = 0, to = table.offset + id * tr; c < C; c++, to += tc) o[oi++] = t[to];
     }
   },
+  scatterAddRows: (dst, ids, src) => {
+    const d = buf(dst), s = buf(src), idb = buf(ids);
+    const [V, C] = dst.shape;
+    const [dr, dc] = dst.strides, [sr, sc] = src.strides;
+    for (let n = 0; n < ids.shape[0]; n++) {
+      const id = idb[ids.offset + n * ids.strides[0]];
+      if (id < 0 || id >= V || !Number.isInteger(id)) {
+        throw new RangeError(
+          `scatterAddRows: id ${id} at position ${n} is out of range for ${V} rows`,
+        );
+      }
+      let to = dst.offset + id * dr, so = src.offset + n * sr;
+      for (let c = 0; c < C; c++, to += dc, so += sc) d[to] += s[so];
+    }
+  },
   topk: (values, indices, x, k) => {
     const v = buf(values), ix = buf(indices), xb = buf(x);
     let oi = 0;

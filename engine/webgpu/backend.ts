@@ -7,7 +7,7 @@ import { BufferPool, type PoolStats } from "./buffer_pool.ts";
 import type { Host, Kernel } from "./kernels/_common.ts";
 import { webgpuKernels } from "./kernels/mod.ts";
 import { Recorder } from "./program.ts";
-import { track } from "./scope.ts";
+import { track } from "../scope.ts";
 
 /** What `Storage.buf` holds on webgpu. */
 export interface GpuHandle {

@@ -24,7 +24,7 @@ import { getBackend, hasBackend, registerBackend } from "../devices.ts";
 import type { Tensor } from "../tensor.ts";
 import type { WebGPUBackend, WebGPUBackendOptions, WebGPUStats } from "./backend.ts";
 
-export { isKept, keep, release, tidy } from "./scope.ts";
+export { isKept, keep, release, tidy } from "../scope.ts";
 export type { ReadRequest, WebGPUBackend, WebGPUBackendOptions, WebGPUStats } from "./backend.ts";
 export type { PoolStats } from "./buffer_pool.ts";
 

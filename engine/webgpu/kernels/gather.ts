@@ -1,5 +1,6 @@
-// Index kernels: gatherRows (embedding lookup, one thread per output element) and topk (one
-// workgroup per row, k rounds of a workgroup arg-max below the previous pick; k is small).
+// Index kernels: gatherRows (embedding lookup, one thread per output element), scatterAddRows
+// (its adjoint, one thread per column walking the ids in order: no atomics, deterministic) and
+// topk (one workgroup per row, k rounds of a workgroup arg-max below the previous pick).
 
 import type { Kernels, View } from "../../backend.ts";
 import {
@@ -27,7 +28,9 @@ const WG = 64;
  * gatherRows(out, table, ids); // out[n, :] = table[ids[n], :]
  * ```
  */
-export function gatherKernels(host: Host): Pick<Kernels, "gatherRows" | "topk"> {
+export function gatherKernels(
+  host: Host,
+): Pick<Kernels, "gatherRows" | "scatterAddRows" | "topk"> {
   return {
     gatherRows: (out, table, ids) => {
       // Ids out of range cannot throw from the device: those rows read as zeros.
@@ -62,6 +65,42 @@ export function gatherKernels(host: Host): Pick<Kernels, "gatherRows" | "topk"> 
                 p(at + 5)
               }); }
   st_out(${p(at + 8)} + i, v);`,
+            )
+          }`,
+      });
+    },
+    scatterAddRows: (dst, ids, src) => {
+      // Ids out of range cannot throw from the device: their rows are skipped.
+      const [V, C] = dst.shape;
+      const N = ids.shape[0];
+      if (N * C === 0) return;
+      const params = new Params();
+      const at = params.int(C, N, V, dst.offset, dst.strides[0], dst.strides[1]);
+      params.int(ids.offset, ids.strides[0], src.offset, src.strides[0], src.strides[1]);
+      const bindings: Binding[] = [
+        { name: "dst", storage: dst.storage, write: true },
+        { name: "ids", storage: ids.storage },
+        { name: "src", storage: src.storage },
+      ];
+      const decl = declare(host, bindings);
+      host.run({
+        key: `scatterAdd:${decl.key}`,
+        bindings,
+        params: params.words(),
+        groups: grid(C, WG),
+        code: () =>
+          `${decl.code}\n${
+            main1d(
+              WG,
+              p(at),
+              `let c = i;
+  for (var n = 0; n < ${p(at + 1)}; n++) {
+    let id = ld_ids(${p(at + 6)} + n * ${p(at + 7)});
+    if (id >= 0 && id < ${p(at + 2)}) {
+      let o = ${p(at + 3)} + id * ${p(at + 4)} + c * ${p(at + 5)};
+      st_dst(o, ld_dst(o) + ld_src(${p(at + 8)} + n * ${p(at + 9)} + c * ${p(at + 10)}));
+    }
+  }`,
             )
           }`,
       });

@@ -79,7 +79,8 @@ export function matmulKernel(host: Host): (out: View, a: View, b: View) => void 
     const bindings: Binding[] = [
       { name: "out", storage: out.storage, write: true, full: coversStorage(out) },
       { name: "a", storage: a.storage },
-      { name: "b", storage: b.storage, vec4: kind.endsWith("4") },
+      // "row4" (M = 4, scalar loads) also ends in 4: only the n4/k4 kinds read vec4s.
+      { name: "b", storage: b.storage, vec4: kind.endsWith("n4") || kind.endsWith("k4") },
     ];
     const decl = declare(host, bindings);
     const head = `let M = ${p(dims)}; let N = ${p(dims + 1)}; let K = ${p(dims + 2)};

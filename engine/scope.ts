@@ -1,9 +1,10 @@
 // Explicit lifetimes for device memory: `tidy(fn)` frees every storage allocated inside `fn`
 // except those reachable from its result, `keep(t)` exempts one. JavaScript has no destructors.
-// Tracks storages only; it never allocates and knows no kernels.
+// Tracks storages only (any device; cpu and meta frees are no-ops); it never allocates and
+// knows no kernels.
 
-import type { Storage } from "../backend.ts";
-import { getBackend } from "../devices.ts";
+import type { Storage } from "./backend.ts";
+import { getBackend } from "./devices.ts";
 
 const scopes: Set<Storage>[] = [];
 const kept = new WeakSet<Storage>();
@@ -24,7 +25,7 @@ export function track(s: Storage): void {
  * @example
  * ```ts
  * import { allocatedSince, allocationMark } from "./scope.ts";
- * import { tensor } from "../creation.ts";
+ * import { tensor } from "./creation.ts";
  * const mark = allocationMark();
  * const t = tensor([1, 2]); // cpu storages are never tracked
  * console.log(allocatedSince(t.storage, mark)); // false
@@ -52,7 +53,7 @@ export function isKept(s: Storage): boolean {
  * @example
  * ```ts
  * import { release } from "./scope.ts";
- * import { tensor } from "../creation.ts";
+ * import { tensor } from "./creation.ts";
  * const t = tensor([1, 2]).mul(2);
  * release(t); // freed (on webgpu) unless something kept it
  * ```
@@ -72,7 +73,7 @@ export function release(t: { storage: Storage }): void {
  * @example
  * ```ts
  * import { tidy } from "./scope.ts";
- * import { tensor } from "../creation.ts";
+ * import { tensor } from "./creation.ts";
  * const y = tidy(() => tensor([1, 2]).mul(2).add(1)); // the intermediates are freed
  * ```
  */
@@ -105,7 +106,7 @@ export function tidy<T>(fn: () => T): T {
  * @example
  * ```ts
  * import { keep, tidy } from "./scope.ts";
- * import { tensor } from "../creation.ts";
+ * import { tensor } from "./creation.ts";
  * let cache;
  * tidy(() => { cache = keep(tensor([1, 2]).mul(2)); });
  * ```
