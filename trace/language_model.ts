@@ -13,6 +13,9 @@ import { loadGPT2, type LoadGPT2Options, randomGPT2 } from "../model/load.ts";
 import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Envoy } from "./envoy.ts";
+import { checkGenerateOptions, checkModeKind, invalid } from "./_request.ts";
+import type { GraphLimits } from "./_validate.ts";
+import { GraphLimitError } from "./errors.ts";
 import { isPlain } from "./graph.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
@@ -32,6 +35,12 @@ export interface EnvoyList<T extends Envoy = Envoy> extends Envoy {
   readonly [i: number]: T;
   /** Item `i`; negative counts from the end. */
   at(i: number): T;
+  /** Number of items. */
+  readonly length: number;
+  /** The items in order: `for (const block of model.transformer.h)`. */
+  [Symbol.iterator](): Iterator<T>;
+  /** `fn` of each item, in order. */
+  map<U>(fn: (item: T, index: number) => U): U[];
 }
 /** `transformer.h[i].attn`: output[0] is the attention output (B, T, C). */
 export interface AttentionEnvoy extends Envoy {
@@ -203,6 +212,49 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       if (x instanceof Tensor && x.device === "webgpu") tracer.inputs[i] = await x.toDevice("cpu");
     }
     return await super.runTracer(tracer, mode, out, meta, raw);
+  }
+
+  /** Checks a request's mode: trace, or generate with valid options. */
+  protected override checkMode(mode: Record<string, unknown>): void {
+    checkModeKind(mode, ["trace", "generate"]);
+    if (mode.kind === "generate") checkGenerateOptions(mode.options, this.config.vocab_size);
+  }
+
+  /** Checks a request's inputs: token ids in [0, vocab), and the logits within maxBytes. */
+  protected override checkInputs(
+    inputs: unknown[],
+    mode: Record<string, unknown>,
+    limits: Required<GraphLimits>,
+  ): void {
+    const vocab = this.config.vocab_size;
+    let rows = 0, width = 0;
+    inputs.forEach((x, i) => {
+      let ids: number[][];
+      try {
+        ids = this.rowsOf(x);
+      } catch (e) {
+        return invalid(
+          `inputs[${i}]`,
+          x,
+          "text, texts, token ids (number[] or number[][]) or an int32 tensor",
+          e,
+        );
+      }
+      for (const row of ids) {
+        const bad = row.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+        if (bad !== undefined) invalid(`inputs[${i}]`, bad, `token ids: integers in [0, ${vocab})`);
+        width = Math.max(width, row.length);
+      }
+      rows += ids.length;
+    });
+    const steps = (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ?? 20;
+    const bytes = rows * (width + (mode.kind === "generate" ? steps : 0)) * vocab * 4;
+    if (bytes > limits.maxBytes) {
+      throw new GraphLimitError(
+        `The request's ${rows} rows of up to ${width} tokens make ${bytes} bytes of logits, more than maxBytes ${limits.maxBytes}: send fewer or shorter inputs or raise the maxBytes limit of model.run`,
+        { limit: "maxBytes", max: limits.maxBytes, found: bytes },
+      );
+    }
   }
 
   /** Token-id rows of one input. */
