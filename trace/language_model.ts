@@ -175,8 +175,8 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
   override trace<R>(fn: TraceFn<R>): Promise<Resolved<R>>;
   /** The logits [B, T, V] of one forward pass. */
   override trace(input: ModelInput): Promise<Tensor>;
-  /** One forward pass on `input` with the interventions `fn` records. */
-  override trace<R>(input: ModelInput, fn: TraceFn<R>): Promise<Resolved<R>>;
+  /** One forward pass on `input` (undefined: the invokes' inputs) with what `fn` records. */
+  override trace<R>(input: ModelInput | undefined, fn: TraceFn<R>): Promise<Resolved<R>>;
   override trace(a: unknown, b?: TraceFn<unknown>): Promise<unknown> {
     return super.trace(a, b as TraceFn<unknown>);
   }
