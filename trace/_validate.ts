@@ -323,7 +323,7 @@ function checkNode(
   const cond = ids("cond"), after = ids("after");
   const provider = spec.role === "provider";
   if (provider && cond.length) fail("cond", n.cond, "none: providers are not conditional");
-  const inv = n.invoke ?? -1;
+  const inv = n.invoke === undefined ? -1 : n.invoke;
   const invokes = opts.invokes ?? Infinity;
   if (!Number.isSafeInteger(inv) || (inv as number) < -1 || (inv as number) >= invokes) {
     fail(

@@ -241,14 +241,25 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
         );
       }
       for (const row of ids) {
+        if (row.length === 0) invalid(`inputs[${i}]`, x, "an input of at least one token");
         const bad = row.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
         if (bad !== undefined) invalid(`inputs[${i}]`, bad, `token ids: integers in [0, ${vocab})`);
         width = Math.max(width, row.length);
       }
       rows += ids.length;
     });
-    const steps = (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ?? 20;
-    const bytes = rows * (width + (mode.kind === "generate" ? steps : 0)) * vocab * 4;
+    const steps = mode.kind === "generate"
+      ? (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ?? 20
+      : 0;
+    const positions = this.config.n_positions;
+    if (width + steps > positions) {
+      invalid(
+        "inputs",
+        `${width} tokens${steps ? ` plus maxNewTokens ${steps}` : ""}`,
+        `at most the model's ${positions} positions`,
+      );
+    }
+    const bytes = rows * (width + steps) * vocab * 4;
     if (bytes > limits.maxBytes) {
       throw new GraphLimitError(
         `The request's ${rows} rows of up to ${width} tokens make ${bytes} bytes of logits, more than maxBytes ${limits.maxBytes}: send fewer or shorter inputs or raise the maxBytes limit of model.run`,
