@@ -20,8 +20,8 @@ export interface MethodSpec {
   readonly out?: (t: Tensor, a: readonly unknown[]) => number;
 }
 
-/** Tensor members a graph never reaches: reading data, raw storage, freeing, printing. */
-type Untraced =
+/** Tensor methods a graph never calls: reading data, raw storage, freeing, printing. */
+export type UntracedMethod =
   | "dispose"
   | "asView"
   | "dataSync"
@@ -33,13 +33,13 @@ type Untraced =
   | "get" // recorded as getitem
   | "set"; // recorded as set
 
-/** Names of Tensor's methods. */
-type MethodsOf<T> = {
+/** Names of the methods of `T`. */
+export type MethodNames<T> = {
   [K in keyof T]: T[K] extends (...a: never[]) => unknown ? K : never;
 }[keyof T];
 
-/** The Tensor methods a graph may call: every method not in {@link Untraced}. */
-export type TracedMethod = Exclude<Extract<MethodsOf<Tensor>, string>, Untraced>;
+/** The Tensor methods a graph may call: every method not in {@link UntracedMethod}. */
+export type TracedMethod = Exclude<Extract<MethodNames<Tensor>, string>, UntracedMethod>;
 
 /** Tensor properties a graph may read (`p.shape`). */
 export const TRACED_PROPERTIES = ["shape", "dtype", "device", "ndim", "size"] as const;
@@ -58,7 +58,7 @@ const DIMS: MethodSpec = { args: [], rest: "int", view: true };
 
 /**
  * Every Tensor method a graph may call, by name. A method added to Tensor is a compile error
- * here until it is listed or added to {@link Untraced}.
+ * here until it is listed or added to {@link UntracedMethod}.
  */
 export const TENSOR_METHODS = {
   expand: { ...DIMS, out: expandOut },
