@@ -3,7 +3,7 @@
 // inputs it accepts. Builds the graph; runs nothing.
 
 import type { GenerateOptions } from "../model/generate.ts";
-import { decodeChecked, type GraphLimits, quote } from "./_validate.ts";
+import { decodeChecked, type GraphLimits, quote } from "./_decode.ts";
 import { isPlain, Ref } from "./_values.ts";
 import { GraphValidationError } from "./errors.ts";
 import { Graph } from "./graph.ts";

@@ -10,7 +10,7 @@ import { SavedValues } from "./_saved.ts";
 import type { DictProxy, ListProxy } from "./containers.ts";
 import { StopSignal } from "./errors.ts";
 import { type ArgCheck, opSpec } from "./_node_ops.ts";
-import { type GraphLimits, quote, resolveLimits } from "./_validate.ts";
+import { type GraphLimits, quote, resolveLimits } from "./_decode.ts";
 import { type AddOptions, Graph, type Node, type NodeOp, Ref } from "./graph.ts";
 import { Interleaver } from "./interleaver.ts";
 import {
