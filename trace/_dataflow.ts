@@ -3,9 +3,11 @@
 // Knows nothing of modules or events: providers get their values from the caller.
 
 import type { TraceMemory } from "./_memory.ts";
+import { opSpec } from "./_node_ops.ts";
 import { truthy } from "./_ops.ts";
 import { NodeQueue } from "./_queue.ts";
-import { type Graph, isPlain, type Node, Ref } from "./graph.ts";
+import { isPlain, Ref } from "./_values.ts";
+import type { Graph, Node } from "./graph.ts";
 
 /** Computes a non-provider node's value from its resolved arguments. */
 export type RunNode = (node: Node, args: unknown[]) => unknown;
@@ -66,7 +68,7 @@ export class Dataflow {
     this.#dependents = Array.from({ length: n }, () => []);
     for (const node of this.#nodes) {
       for (const d of node.deps) this.#dependents[d].push(node.id);
-      if (node.op === "stop" && node.id < this.#stopAt) this.#stopAt = node.id;
+      if (opSpec(node.op).role === "stop" && node.id < this.#stopAt) this.#stopAt = node.id;
     }
     this.#beforeStop = Number.isFinite(this.#stopAt) ? this.#stopAt : -1;
   }
@@ -79,7 +81,7 @@ export class Dataflow {
   /** Runs the nodes that need no model value (containers, literals). */
   start(): void {
     for (const node of this.#nodes) {
-      if (node.deps.length === 0 && node.op !== "getter" && node.op !== "result") {
+      if (node.deps.length === 0 && opSpec(node.op).role !== "provider") {
         this.#queue.push(node.id);
       }
     }
@@ -120,7 +122,8 @@ export class Dataflow {
 
   /** Runs `node` if every dependency has a value and one of them fired since its last run. */
   #tryRun(node: Node): boolean {
-    if (node.op === "getter" || node.op === "result" || node.op === "stop") return false;
+    const role = opSpec(node.op).role;
+    if (role === "provider" || role === "stop") return false;
     let common = -1;
     for (const d of node.deps) {
       if (!this.#has[d]) return false;

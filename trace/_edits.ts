@@ -1,11 +1,13 @@
 // Edits of the value a module is handing on, made while its event is open: `set` on an element of
-// the model's tuple, a swap (`.output = v`), a skip. Finds the getter each edit writes into and
-// writes the edit back into that invoke's rows. Does not decide when an edit runs.
+// the model's tuple, a swap (`.output = v`), a skip; each writes back into its invoke's rows.
+// Does not decide when an edit runs, nor which getter it edits (the node-op table does).
 
+import { Tensor } from "../engine/mod.ts";
 import type { Entry } from "./_hooks.ts";
-import { execute } from "./_ops.ts";
+import { kindOf, setItem } from "./_ops.ts";
 import type { BatchRows } from "./_rows.ts";
-import { type Node, Ref } from "./graph.ts";
+import type { Ref } from "./_values.ts";
+import type { Node } from "./graph.ts";
 
 /** Where an edit writes: the open event of the getter it edits, and the batch's rows. */
 export interface EditSite {
@@ -29,76 +31,72 @@ export interface ModuleEvent {
   value: unknown;
 }
 
-/** Tensor methods that return a view of their input, so an in-place edit reaches the source. */
-const VIEW_METHODS: ReadonlySet<string> = new Set([
-  "get",
-  "view",
-  "reshape",
-  "transpose",
-  "permute",
-  "squeeze",
-  "unsqueeze",
-  "expand",
-  "flatten",
-]);
-
-/**
- * The getter whose event `node` edits: a swap's or skip's getter, or the getter an in-place `set`
- * writes into through index and view ops; -1 for every other node (a set on a value of its own).
- */
-export function editTarget(nodes: readonly Node[], node: Node): number {
-  if (node.op === "swap" || node.op === "skip") {
-    return node.args[0] instanceof Ref ? node.args[0].id : -1;
+/** Writes an in-place `set` into the getter's rows: a narrowed tuple is a copy, so the element
+ * is written into the model's own tuple as well. */
+export function editSet(node: Node, args: unknown[], site: EditSite): unknown {
+  const { event: ev, getter, batch } = site;
+  if (!batch.of(getter.invoke) || !Array.isArray(args[0])) {
+    return setItem(args[0], args[1], args[2]);
   }
-  if (node.op !== "set") return -1;
-  let target = node.args[0];
-  while (target instanceof Ref) {
-    const n = nodes[target.id];
-    if (n.op === "getter") return n.id;
-    const viewCall = n.op === "call" && VIEW_METHODS.has(n.args[1] as string);
-    if (n.op !== "getitem" && n.op !== "set" && !viewCall) return -1;
-    target = n.args[0];
+  if ((node.args[0] as Ref).id !== getter.id || getter.kind === "input") {
+    throw new TypeError(
+      `Setting an element of a nested tuple inside one of several invokes is not supported: replace the whole value with ${getter.path}.${getter.kind} = [...]`,
+    );
   }
-  return -1;
+  const out = setItem(args[0], args[1], args[2]) as unknown[];
+  const i = (args[1] as number) < 0 ? out.length + (args[1] as number) : args[1] as number;
+  const whole = [...(ev.value as unknown[])];
+  whole[i] = batch.merge(whole[i], args[2], getter.invoke);
+  ev.value = whole;
+  return out;
 }
 
-/** Runs edit `node` on resolved `args` at `site`, within its getter's invoke's rows. */
-export function applyEdit(node: Node, args: unknown[], site: EditSite): unknown {
+/** Replaces the event's value (`.output = v`, `.input = v`, `.inputs = v`) in the getter's rows. */
+export function editSwap(_node: Node, args: unknown[], site: EditSite): unknown {
   const { event: ev, getter, batch } = site;
-  switch (node.op) {
-    case "set": {
-      if (!batch.of(getter.invoke) || !Array.isArray(args[0])) return execute(node, args);
-      // A narrowed tuple is a copy: write the element into the model's own tuple as well.
-      if ((node.args[0] as Ref).id !== getter.id || getter.kind === "input") {
-        throw new TypeError(
-          `Setting an element of a nested tuple inside one of several invokes is not supported: replace the whole value with ${getter.path}.${getter.kind} = [...]`,
-        );
-      }
-      const out = execute(node, args) as unknown[];
-      const i = (args[1] as number) < 0 ? out.length + (args[1] as number) : args[1] as number;
-      const whole = [...(ev.value as unknown[])];
-      whole[i] = batch.merge(whole[i], args[2], getter.invoke);
-      ev.value = whole;
-      return out;
-    }
-    case "swap": {
-      if (ev.input && getter.kind === "input") {
-        const a = [...(ev.value as unknown[])];
-        a[0] = batch.merge(a[0], args[1], getter.invoke);
-        ev.value = a;
-      } else ev.value = batch.merge(ev.value, args[1], getter.invoke);
-      return args[1];
-    }
-    case "skip": {
-      if (batch.of(getter.invoke)) {
-        throw new TypeError(
-          `skip() inside one of several invokes would replace every row's output: call it outside tracer.invoke() with a value for the whole batch`,
-        );
-      }
-      ev.entry.skipBox = { value: args[1] };
-      return args[1];
-    }
-    default:
-      throw new TypeError(`Node op "${node.op}" is not an edit`);
+  const v = args[1];
+  if (ev.input && getter.kind === "input") {
+    const a = [...(ev.value as unknown[])];
+    a[0] = batch.merge(a[0], v, getter.invoke);
+    ev.value = a;
+  } else {
+    checkStructure(ev, getter, v);
+    ev.value = batch.merge(ev.value, v, getter.invoke);
+  }
+  return v;
+}
+
+/** Makes the module hand on `args[1]` without running (whole batch only). */
+export function editSkip(_node: Node, args: unknown[], site: EditSite): unknown {
+  const { event: ev, getter, batch } = site;
+  if (batch.of(getter.invoke)) {
+    throw new TypeError(
+      `skip() inside one of several invokes would replace every row's output: call it outside tracer.invoke() with a value for the whole batch`,
+    );
+  }
+  ev.entry.skipBox = { value: args[1] };
+  return args[1];
+}
+
+/**
+ * A replacement must have the structure of what it replaces: a module that hands on a tuple
+ * gets a tuple of as many items (`[h, ...rest]`), a tensor a tensor.
+ */
+function checkStructure(ev: ModuleEvent, getter: Node, v: unknown): void {
+  const old = ev.value;
+  const what = `${getter.path || "model"}.${getter.kind}`;
+  if (Array.isArray(old) && (!Array.isArray(v) || v.length !== old.length)) {
+    throw new TypeError(
+      `${what} is a tuple of ${old.length} items (${
+        old.map(kindOf).join(", ")
+      }), so its replacement must be a tuple of ${old.length} items, got ${
+        kindOf(v)
+      }: set one element with .output.set(0, value) or replace it with [value, ...the rest]`,
+    );
+  }
+  if (old instanceof Tensor && !(v instanceof Tensor)) {
+    throw new TypeError(
+      `${what} is ${kindOf(old)}, so its replacement must be a Tensor, got ${kindOf(v)}`,
+    );
   }
 }

@@ -1,70 +1,120 @@
-// What each plain node op does to real values (getattr, call, index, in-place set, apply,
-// containers), plus conditions' truth and literals' device. Knows nothing of events or scheduling.
+// What the plain node ops do to real values (traced method calls, property reads, index, in-place
+// set, apply, container writes), plus conditions' truth and literals' device. Which op runs which
+// is the node-op table's (_node_ops.ts); knows nothing of events or scheduling.
 
 import { type Device, Tensor } from "../engine/mod.ts";
-import { isPlain, type Node } from "./graph.ts";
+import {
+  callSize,
+  checkMethodArgs,
+  isTracedMethod,
+  RESULT_KEYS,
+  signature,
+  TRACED_PROPERTIES,
+  type TracedProperty,
+} from "./_methods.ts";
+import { isPlain } from "./_values.ts";
 
-/** Runs a non-provider node on resolved arguments and returns its value. */
-export function execute(node: Node, a: unknown[]): unknown {
-  switch (node.op) {
-    case "getattr": {
-      const t = a[0] as Record<string, unknown>;
-      if (t === null || t === undefined) throw new TypeError(`Cannot read "${a[1]}" of ${t}`);
-      const v = t[a[1] as string];
-      return typeof v === "function" ? v.bind(t) : v;
-    }
-    case "call": {
-      const t = a[0] as Record<string, unknown>;
-      const f = t?.[a[1] as string];
-      if (typeof f !== "function") {
-        throw new TypeError(`${kindOf(t)} has no method "${a[1]}"`);
-      }
-      return f.apply(t, a.slice(2));
-    }
-    case "getitem":
-      return getItem(a[0], a[1]);
-    case "set":
-      return setItem(a[0], a[1], a[2]);
-    case "apply": {
-      const r = (a[0] as (...x: unknown[]) => unknown)(...a.slice(1));
-      if (r instanceof Promise) {
-        throw new TypeError(
-          "tracer.apply() got an async function: the model runs synchronously, so apply functions must return a value, not a promise",
-        );
-      }
-      return r;
-    }
-    case "list":
-      return node.init ?? [];
-    case "dict":
-      return node.init ?? {};
-    case "append":
-      (a[0] as unknown[]).push(a[1]);
-      return undefined;
-    case "dictset":
-      (a[0] as Record<string, unknown>)[a[1] as string] = a[2];
-      return undefined;
-    default:
-      throw new TypeError(`Node op "${node.op}" cannot be executed directly`);
+/** Keys a graph never reads or writes on an object: they reach prototypes, not data. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
+  "__proto__",
+  "constructor",
+  "prototype",
+]);
+
+/** `t.name(...args)` for a traced Tensor method, checked again on the run-time values. */
+export function callMethod(t: unknown, name: unknown, args: unknown[], budget: Budget): unknown {
+  if (!isTracedMethod(name)) {
+    throw new TypeError(`"${String(name)}" is not a Tensor method a graph may call`);
   }
+  if (!(t instanceof Tensor)) {
+    throw new TypeError(
+      `${name}() needs a Tensor, got ${kindOf(t)}: index it first (p[0] or p.get(...))`,
+    );
+  }
+  const bad = checkMethodArgs(name, args);
+  if (bad) {
+    const [i, allowed] = bad;
+    throw new TypeError(
+      i < 0
+        ? `${name}() takes ${allowed}, got ${args.length}`
+        : `${signature(name)}: argument ${i + 1} is ${kindOf(args[i])}; it must be ${allowed}`,
+    );
+  }
+  budget(callSize(name, t, args), `${name}()`);
+  const f = Tensor.prototype[name] as (...a: unknown[]) => unknown;
+  return f.apply(t, args);
 }
 
-function getItem(t: unknown, i: unknown): unknown {
+/** `t.name` for a traced Tensor property or a key of an object result (`topk(...).values`). */
+export function getAttr(t: unknown, name: unknown): unknown {
+  if (t instanceof Tensor && (TRACED_PROPERTIES as readonly unknown[]).includes(name)) {
+    const v = t[name as TracedProperty];
+    return Array.isArray(v) ? [...v] : v;
+  }
+  if (
+    isPlain(t) && (RESULT_KEYS as readonly unknown[]).includes(name) &&
+    Object.hasOwn(t, name as string)
+  ) {
+    return t[name as string];
+  }
+  throw new TypeError(`${kindOf(t)} has no property ${JSON.stringify(name)} a graph may read`);
+}
+
+/** Checks the size of a result (in elements) before it is made; throws past the budget. */
+export type Budget = (elements: number, what: string) => void;
+
+/** Runs a tracer.apply function; a promise is refused (the model runs synchronously). */
+export function applyFn(a: unknown[]): unknown {
+  const r = (a[0] as (...x: unknown[]) => unknown)(...a.slice(1));
+  if (r instanceof Promise) {
+    throw new TypeError(
+      "tracer.apply() got an async function: the model runs synchronously, so apply functions must return a value, not a promise",
+    );
+  }
+  return r;
+}
+
+/** Appends to a run-time list. */
+export function append(list: unknown, v: unknown): undefined {
+  if (!Array.isArray(list)) throw new TypeError(`append() needs a list, got ${kindOf(list)}`);
+  list.push(v);
+  return undefined;
+}
+
+/** Stores under a key of a run-time dict. */
+export function dictSet(dict: unknown, key: unknown, v: unknown): undefined {
+  if (!isPlain(dict)) throw new TypeError(`dict.set() needs a dict, got ${kindOf(dict)}`);
+  if (typeof key !== "string" || FORBIDDEN_KEYS.has(key)) {
+    throw new TypeError(
+      `dict.set() needs a string key other than ${[...FORBIDDEN_KEYS].join(", ")}, got ${
+        JSON.stringify(key)
+      }`,
+    );
+  }
+  dict[key] = v;
+  return undefined;
+}
+
+/** Element, row or key `i` of `t`. */
+export function getItem(t: unknown, i: unknown): unknown {
   if (t instanceof Tensor) return t.get(i as Parameters<Tensor["get"]>[0]);
   if (Array.isArray(t)) {
     const j = tupleIndex(t, i);
     return t[j];
   }
-  if (isPlain(t) && !(String(i) in t)) {
-    throw new RangeError(
-      `No key ${JSON.stringify(i)}: the keys are ${Object.keys(t).join(", ") || "none yet"}`,
-    );
+  if (isPlain(t)) {
+    if (typeof i !== "string" || FORBIDDEN_KEYS.has(i) || !Object.hasOwn(t, i)) {
+      throw new RangeError(
+        `No key ${JSON.stringify(i)}: the keys are ${Object.keys(t).join(", ") || "none yet"}`,
+      );
+    }
+    return t[i];
   }
-  if (t !== null && typeof t === "object") return (t as Record<string, unknown>)[String(i)];
   throw new TypeError(`Cannot index ${kindOf(t)} with ${JSON.stringify(i)}`);
 }
 
-function setItem(t: unknown, i: unknown, v: unknown): unknown {
+/** Writes `v` at `i` of `t` in place (a tensor region, a tuple element). */
+export function setItem(t: unknown, i: unknown, v: unknown): unknown {
   if (t instanceof Tensor) {
     if (typeof v !== "number" && !(v instanceof Tensor)) {
       throw new TypeError(`set() needs a number or a Tensor, got ${kindOf(v)}`);
@@ -75,11 +125,11 @@ function setItem(t: unknown, i: unknown, v: unknown): unknown {
     t[tupleIndex(t, i)] = v;
     return t;
   }
-  if (t !== null && typeof t === "object") {
-    (t as Record<string, unknown>)[String(i)] = v;
+  if (isPlain(t) && typeof i === "string" && !FORBIDDEN_KEYS.has(i)) {
+    t[i] = v;
     return t;
   }
-  throw new TypeError(`Cannot set an item of ${kindOf(t)}`);
+  throw new TypeError(`Cannot set item ${JSON.stringify(i)} of ${kindOf(t)}`);
 }
 
 function tupleIndex(t: unknown[], i: unknown): number {

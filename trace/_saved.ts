@@ -2,6 +2,7 @@
 // one read) or the reason it has none; `.value` reads them, or says why there is none yet.
 
 import { printLog } from "./_log.ts";
+import { opSpec } from "./_node_ops.ts";
 import type { TraceMemory } from "./_memory.ts";
 import { MissingValueError } from "./errors.ts";
 import { type Graph, isPlain, type Node, Ref } from "./graph.ts";
@@ -89,7 +90,7 @@ export class SavedValues {
   async toHost(il: Interleaver, mem: TraceMemory, output: unknown): Promise<unknown> {
     const ids = [...this.#values.keys()];
     const containers = this.#g.nodes
-      .filter((n) => (n.op === "list" || n.op === "dict") && this.#values.has(n.id))
+      .filter((n) => opSpec(n.op).role === "container" && this.#values.has(n.id))
       .map((n) => this.#values.get(n.id) as object);
     const logs = il.pendingLogs;
     const host = await mem.toHost(

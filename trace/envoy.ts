@@ -155,16 +155,38 @@ export class Envoy {
 
   /** Item `i` of a ModuleList; negative counts from the end. */
   at(i: number): Envoy {
-    if (!(this.module instanceof ModuleList)) {
-      throw new TypeError(`"${this.path || "model"}" is not a list of modules: it has no items`);
-    }
-    const m = this.module.at(i);
+    const m = this.#list("indexed").at(i);
     return this.child(m.name);
   }
 
   /** Number of items of a ModuleList (0 for other modules). */
   get length(): number {
     return this.module instanceof ModuleList ? this.module.length : 0;
+  }
+
+  /** The items of a ModuleList in order: `for (const block of model.transformer.h)`. */
+  *[Symbol.iterator](): Iterator<Envoy> {
+    this.#list("iterated");
+    for (let i = 0; i < this.length; i++) yield this.at(i);
+  }
+
+  /** `fn` of each item of a ModuleList, in order. */
+  map<U>(fn: (item: Envoy, index: number) => U): U[] {
+    this.#list("mapped");
+    return Array.from({ length: this.length }, (_, i) => fn(this.at(i), i));
+  }
+
+  #list(what: string): ModuleList {
+    if (!(this.module instanceof ModuleList)) {
+      throw new TypeError(
+        `"${
+          this.path || "model"
+        }" is not a list of modules, so it cannot be ${what}: use its children by name (${
+          this.module.children().map(([n]) => n).join(", ") || "it has none"
+        })`,
+      );
+    }
+    return this.module;
   }
 
   /** The child envoy `name`; an unknown name lists the nearest valid ones. */

@@ -116,3 +116,78 @@ function distance(a: string, b: string): number {
   }
   return prev[b.length];
 }
+
+/**
+ * A serialised request or graph (`model.run`) is malformed or reaches outside what a graph may
+ * do. Raised before anything runs: the message says which node, which field, what was found and
+ * what is allowed.
+ *
+ * @example
+ * ```ts
+ * import { GraphValidationError } from "./errors.ts";
+ * const e = new GraphValidationError({ node: 3, field: "args[1]", found: '"constructor"', allowed: "a Tensor method" });
+ * e.message; // 'Node %3 args[1] is "constructor": allowed is a Tensor method'
+ * ```
+ */
+export class GraphValidationError extends Error {
+  /** The node at fault, or -1 for a field of the request itself. */
+  readonly nodeId: number;
+  /** The field at fault (`args[1]`, `steps.step`, `mode.kind`, `inputs[0]`). */
+  readonly field: string;
+  /** What was found, quoted. */
+  readonly found: string;
+  /** What is allowed there. */
+  readonly allowed: string;
+  /** Makes the error from its parts. */
+  constructor(
+    parts: { node?: number; field: string; found: string; allowed: string },
+    options?: ErrorOptions,
+  ) {
+    const where = parts.node !== undefined && parts.node >= 0
+      ? `Node %${parts.node} ${parts.field}`
+      : `Request ${parts.field}`;
+    super(`${where} is ${parts.found}: allowed is ${parts.allowed}`, options);
+    this.name = "GraphValidationError";
+    this.nodeId = parts.node ?? -1;
+    this.field = parts.field;
+    this.found = parts.found;
+    this.allowed = parts.allowed;
+  }
+}
+
+/** The limits of {@link GraphLimitError}, named as the options of `model.run` that set them. */
+export type GraphLimitName = "maxDepth" | "maxNodes" | "maxBytes";
+
+/**
+ * A request went past one of `model.run`'s limits: nesting depth, number of nodes (both found
+ * before anything runs), or the work budget, checked before a node allocates its result.
+ *
+ * @example
+ * ```ts
+ * import { GraphLimitError } from "./errors.ts";
+ * const e = new GraphLimitError("Node %2 would make 3840000000 bytes", { limit: "maxBytes", max: 2 ** 30, found: 3840000000, node: 2 });
+ * e.limit; // "maxBytes"
+ * ```
+ */
+export class GraphLimitError extends Error {
+  /** Which limit (the option of `model.run` that raises it). */
+  readonly limit: GraphLimitName;
+  /** The limit's value. */
+  readonly max: number;
+  /** What was found (a depth, a count, bytes). */
+  readonly found: number;
+  /** The node at fault, or -1. */
+  readonly nodeId: number;
+  /** Makes the error. */
+  constructor(
+    message: string,
+    parts: { limit: GraphLimitName; max: number; found: number; node?: number },
+  ) {
+    super(message);
+    this.name = "GraphLimitError";
+    this.limit = parts.limit;
+    this.max = parts.max;
+    this.found = parts.found;
+    this.nodeId = parts.node ?? -1;
+  }
+}

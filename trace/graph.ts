@@ -1,9 +1,14 @@
 // The intervention graph: nodes (op, args with Refs to earlier nodes, invoke, cond), the step
 // sets that trigger getters, and JSON (de)serialisation. Records and describes; runs nothing.
+// What each op means lives in the node-op table (_node_ops.ts).
 
-import { Tensor, tensor } from "../engine/mod.ts";
-import { providerKey } from "./errors.ts";
-import { isMulti, type Steps, stepsKey } from "./steps.ts";
+import { Tensor } from "../engine/mod.ts";
+import { opSpec } from "./_node_ops.ts";
+import { type GraphCheckOptions, validateGraph } from "./_validate.ts";
+import { encodeValue, isPlain, Ref } from "./_values.ts";
+import { isMulti, type Steps } from "./steps.ts";
+
+export { collectRefs, decodeValue, encodeValue, isPlain, Ref } from "./_values.ts";
 
 /** What a node does. Getters and `result` are providers: the run fires them. */
 export type NodeOp =
@@ -26,12 +31,6 @@ export type NodeOp =
 
 /** Which value of a module call a getter reads. */
 export type EventKind = "input" | "inputs" | "output";
-
-/** A reference to an earlier node inside a node's arguments. */
-export class Ref {
-  /** Refers to node `id`. */
-  constructor(readonly id: number) {}
-}
 
 /** One recorded operation. `args` hold literals and Refs; `deps` are the ids they name. */
 export interface Node {
@@ -121,40 +120,11 @@ export class Graph {
     const n = this.nodes[id];
     const arg = (v: unknown): string =>
       fmtArg(v, (r) => depth > 0 ? this.describe(r, depth - 1) : `%${r}`);
-    const [t, ...rest] = n.args;
-    switch (n.op) {
-      case "getter":
-        return providerKey(n.path!, n.kind!, stepsKey(n.steps!));
-      case "result":
-        return "tracer.result";
-      case "getattr":
-        return `${arg(t)}.${rest[0]}`;
-      case "getitem":
-        return `${arg(t)}[${fmtIndex(rest[0])}]`;
-      case "call":
-        return `${arg(t)}.${rest[0]}(${rest.slice(1).map(arg).join(", ")})`;
-      case "set":
-        return `${arg(t)}.set(${fmtIndex(rest[0])}, ${arg(rest[1])})`;
-      case "swap":
-        return `${arg(t)} = ${arg(rest[0])}`;
-      case "skip":
-        return `skip ${this.nodes[(t as Ref).id].path} with ${arg(rest[0])}`;
-      case "apply":
-        return `apply(${(t as { name?: string }).name || "fn"}${
-          rest.map((a) => `, ${arg(a)}`).join("")
-        })`;
-      case "module":
-        return `${t}(${rest.map(arg).join(", ")})`;
-      case "append":
-        return `${arg(t)}.append(${arg(rest[0])})`;
-      case "dictset":
-        return `${arg(t)}[${JSON.stringify(rest[0])}] = ${arg(rest[1])}`;
-      case "list":
-      case "dict":
-        return `${n.op}()`;
-      default:
-        return `${n.op}(${n.args.map(arg).join(", ")})`;
-    }
+    return opSpec(n.op).describe(n, {
+      arg,
+      index: fmtIndex,
+      node: (r) => (r instanceof Ref ? this.nodes[r.id] : undefined),
+    });
   }
 
   /** The graph as plain JSON. Throws a TypeError for `apply` nodes (they hold a function). */
@@ -162,7 +132,7 @@ export class Graph {
     return {
       format: GRAPH_FORMAT,
       nodes: this.nodes.map((n) => {
-        if (n.op === "apply") {
+        if (!opSpec(n.op).serialisable) {
           throw new TypeError(
             `Node %${n.id} ${
               this.describe(n.id)
@@ -182,31 +152,20 @@ export class Graph {
     };
   }
 
-  /** Rebuilds a graph from {@link Graph.toJSON}'s output. */
-  static fromJSON(json: GraphJSON): Graph {
-    if (json?.format !== GRAPH_FORMAT || !Array.isArray(json.nodes)) {
-      throw new TypeError(`Not a tsight graph: expected format "${GRAPH_FORMAT}"`);
-    }
+  /**
+   * Rebuilds a graph from {@link Graph.toJSON}'s output, or from JSON from elsewhere: every node
+   * is validated first (ops, arguments, refs, steps, limits), and a bad one is a
+   * GraphValidationError (or GraphLimitError) that names it.
+   */
+  static fromJSON(json: GraphJSON, opts: GraphCheckOptions = {}): Graph {
     const g = new Graph();
-    for (const n of json.nodes) {
-      const args = n.args.map(decodeValue);
-      const deps: number[] = [];
-      collectRefs(args, deps);
-      for (const d of deps) {
-        if (!(d < g.nodes.length)) {
-          throw new RangeError(`Node %${g.nodes.length} refers to %${d}, which comes later`);
-        }
-      }
-      const getter = n.op === "getter"
-        ? { path: n.path!, kind: n.kind!, steps: n.steps! }
-        : undefined;
-      g.add(n.op, args, [...new Set(deps)], {
+    for (const n of validateGraph(json, opts)) {
+      g.add(n.op, n.args, n.deps, {
         invoke: n.invoke,
         cond: n.cond,
         after: n.after,
-        getter,
-      }).saved = !!n
-        .saved;
+        getter: n.getter,
+      }).saved = n.saved;
     }
     return g;
   }
@@ -231,61 +190,6 @@ export interface GraphJSON {
     kind?: EventKind;
     steps?: Steps;
   }[];
-}
-
-/** Pushes the ids of every Ref inside arrays and plain objects of `v` onto `out`. */
-export function collectRefs(v: unknown, out: number[]): void {
-  if (v instanceof Ref) out.push(v.id);
-  else if (Array.isArray(v)) { for (const x of v) collectRefs(x, out); }
-  else if (isPlain(v)) { for (const x of Object.values(v)) collectRefs(x, out); }
-}
-
-/** True for arrays' siblings that are walked: object literals (not class instances). */
-export function isPlain(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object") return false;
-  const p = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
-}
-
-/** A value as JSON: Refs, tensors (cpu), undefined and non-finite numbers are tagged. */
-export function encodeValue(v: unknown): unknown {
-  if (v instanceof Ref) return { $ref: v.id };
-  if (v === undefined) return { $undefined: true };
-  if (typeof v === "number") return Number.isFinite(v) ? v : { $number: String(v) };
-  if (v === null || typeof v === "string" || typeof v === "boolean") return v;
-  if (v instanceof Tensor) {
-    if (v.device !== "cpu") {
-      throw new TypeError(
-        `A ${v.device} tensor cannot be serialised: move it to the cpu first (await t.toDevice("cpu"))`,
-      );
-    }
-    return { $tensor: { dtype: v.dtype, shape: [...v.shape], data: [...v.dataSync()] } };
-  }
-  if (Array.isArray(v)) return v.map(encodeValue);
-  if (isPlain(v)) {
-    const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encodeValue(x)]));
-    return Object.keys(o).some((k) => k.startsWith("$")) ? { $object: o } : o;
-  }
-  throw new TypeError(
-    `A ${
-      typeof v === "function" ? "function" : (v as object).constructor?.name ?? typeof v
-    } cannot be serialised in a graph`,
-  );
-}
-
-/** Inverts {@link encodeValue}. */
-export function decodeValue(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(decodeValue);
-  if (!isPlain(v)) return v;
-  if ("$ref" in v) return new Ref(v.$ref as number);
-  if ("$undefined" in v) return undefined;
-  if ("$number" in v) return Number(v.$number);
-  if ("$tensor" in v) {
-    const t = v.$tensor as { dtype: "float32" | "int32"; shape: number[]; data: number[] };
-    return tensor(t.data, t.shape, { dtype: t.dtype });
-  }
-  const o = ("$object" in v ? v.$object : v) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decodeValue(x)]));
 }
 
 function fmtIndex(v: unknown): string {

@@ -2,15 +2,18 @@
 // module event against the getters for that call's step, narrows their values to an invoke's rows
 // and runs what became ready; edits write back into the open event. Records nothing.
 
+import { Tensor } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import { Dataflow } from "./_dataflow.ts";
-import { applyEdit, editTarget, type ModuleEvent } from "./_edits.ts";
+import type { ModuleEvent } from "./_edits.ts";
 import { type Entry, HookSet } from "./_hooks.ts";
 import { HeldLogs } from "./_log.ts";
 import { TraceMemory } from "./_memory.ts";
-import { execute, onDevice } from "./_ops.ts";
+import { editTarget, type NodeOpSpec, type OpContext, opSpec } from "./_node_ops.ts";
+import { kindOf, onDevice } from "./_ops.ts";
 import { BatchRows } from "./_rows.ts";
 import {
+  GraphLimitError,
   InterventionError,
   MissingValueError,
   OutOfOrderError,
@@ -47,6 +50,7 @@ export class Interleaver {
   readonly #hooks: HookSet;
   readonly #flow: Dataflow;
   readonly #logs: HeldLogs;
+  readonly #ops: OpContext;
   /** The event each getter is being served in, while it is open. */
   readonly #open: (ModuleEvent | null)[];
   /** The getter each edit node writes into (-1: not an edit of a module's value). */
@@ -60,8 +64,14 @@ export class Interleaver {
    * Prepares to run `graph` on `root` (nothing is hooked until `install`). Values the graph
    * computes or receives are owned by `mem` (kept alive on webgpu until the trace frees them).
    */
-  constructor(graph: Graph, root: Module, ctx: RunContext, mem: TraceMemory = new TraceMemory()) {
+  constructor(
+    graph: Graph,
+    root: Module,
+    ctx: RunContext,
+    opts: { mem?: TraceMemory; maxBytes?: number } = {},
+  ) {
     const nodes = graph.nodes;
+    const mem = opts.mem ?? new TraceMemory();
     this.#g = graph;
     this.#ctx = ctx;
     this.#batch = new BatchRows(ctx.invokes, ctx.batchSize);
@@ -69,6 +79,24 @@ export class Interleaver {
     this.#logs = new HeldLogs(mem);
     this.#open = new Array(nodes.length).fill(null);
     this.#editTarget = new Int32Array(nodes.length);
+    const maxBytes = opts.maxBytes ?? Infinity;
+    this.#ops = {
+      log: (a) => this.#logs.log(a),
+      callModule: (path, a) => {
+        checkModuleBudget(root, path, a, maxBytes);
+        return this.#hooks.callUnhooked(path, a);
+      },
+      budget: (elements, what) => {
+        if (elements * 4 > maxBytes) {
+          throw new GraphLimitError(
+            `${what} would make or read ${
+              elements * 4
+            } bytes, more than maxBytes ${maxBytes}: nothing was allocated; work on a smaller slice or raise the maxBytes limit of model.run`,
+            { limit: "maxBytes", max: maxBytes, found: elements * 4 },
+          );
+        }
+      },
+    };
     const args = nodes.map((node) => node.args.map((a) => onDevice(a, ctx.device)));
     mem.own(args); // literal tensors copied to the model's device
     this.#flow = new Dataflow(graph, { args, run: (node, a) => this.#run(node, a), mem });
@@ -176,20 +204,23 @@ export class Interleaver {
   /** Computes a node's value; a failure becomes an InterventionError naming the node and event. */
   #run(node: Node, args: unknown[]): unknown {
     try {
-      switch (node.op) {
-        case "set":
-        case "swap":
-        case "skip":
-          return this.#edit(node, args);
-        case "log":
-          return this.#logs.log(args);
-        case "module":
-          return this.#hooks.callUnhooked(args[0] as string, args.slice(1));
-        default:
-          return execute(node, args);
+      const spec = opSpec(node.op);
+      if (spec.edit) {
+        const target = this.#editTarget[node.id];
+        if (target >= 0) return this.#edit(node, args, spec.edit, target);
       }
+      if (!spec.run) throw new TypeError(`Node op "${node.op}" is fired by the run, not run`);
+      return spec.run(args, this.#ops, node);
     } catch (e) {
       if (e instanceof InterventionError || e instanceof StopSignal) throw e;
+      if (e instanceof GraphLimitError) {
+        throw new GraphLimitError(`Node %${node.id} ${this.#g.describe(node.id)}: ${e.message}`, {
+          limit: e.limit,
+          max: e.max,
+          found: e.found,
+          node: node.id,
+        });
+      }
       const msg = e instanceof Error ? e.message : String(e);
       throw new InterventionError(
         `Node %${node.id} ${this.#g.describe(node.id)} failed at ${this.#key}: ${msg}`,
@@ -201,12 +232,10 @@ export class Interleaver {
   }
 
   /** Runs an edit into the event its getter is open in; it is too late once that has closed. */
-  #edit(node: Node, args: unknown[]): unknown {
-    const target = this.#editTarget[node.id];
-    if (target < 0) return execute(node, args);
+  #edit(node: Node, args: unknown[], edit: NonNullable<NodeOpSpec["edit"]>, target: number) {
     const event = this.#open[target];
     if (!event) throw this.#outOfOrder(node, target);
-    return applyEdit(node, args, { event, getter: this.#g.nodes[target], batch: this.#batch });
+    return edit(node, args, { event, getter: this.#g.nodes[target], batch: this.#batch });
   }
 
   #outOfOrder(node: Node, getter: number): OutOfOrderError {
@@ -220,5 +249,29 @@ export class Interleaver {
       node.id,
       this.#key,
     );
+  }
+}
+
+/**
+ * The work budget of a `module` node: its tensor inputs, and an estimate of its output (the
+ * input's rows times the module's widest weight), checked before the module runs.
+ */
+function checkModuleBudget(root: Module, path: string, args: unknown[], maxBytes: number): void {
+  if (maxBytes === Infinity) return;
+  const m = root.getModule(path);
+  if (!m) return;
+  const widest = Math.max(1, ...m.namedParameters().flatMap(([, w]) => w.shape));
+  for (const a of args) {
+    if (!(a instanceof Tensor)) continue;
+    const rows = a.size / Math.max(1, a.shape.at(-1) ?? 1);
+    const elements = Math.max(a.size, rows * widest);
+    if (elements * 4 > maxBytes) {
+      throw new GraphLimitError(
+        `${path || "model"}() on ${kindOf(a)} would make or read about ${
+          elements * 4
+        } bytes, more than maxBytes ${maxBytes}: nothing was allocated; call it on a smaller slice or raise the maxBytes limit of model.run`,
+        { limit: "maxBytes", max: maxBytes, found: elements * 4 },
+      );
+    }
   }
 }

@@ -20,6 +20,9 @@ import type { GPT2Envoys } from "./envoys/gpt2.ts";
 import type { Gemma2Envoys } from "./envoys/gemma2.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
+import { checkGenerateOptions, checkModeKind, invalid } from "./_request.ts";
+import type { GraphLimits } from "./_validate.ts";
+import { GraphLimitError } from "./errors.ts";
 import { isPlain } from "./graph.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
@@ -153,8 +156,8 @@ export class LanguageModel extends NNsight<CausalLM> {
   override trace<R>(fn: TraceFn<R>): Promise<Resolved<R>>;
   /** The logits [B, T, V] of one forward pass. */
   override trace(input: ModelInput): Promise<Tensor>;
-  /** One forward pass on `input` with the interventions `fn` records. */
-  override trace<R>(input: ModelInput, fn: TraceFn<R>): Promise<Resolved<R>>;
+  /** One forward pass on `input` (undefined: the invokes' inputs) with what `fn` records. */
+  override trace<R>(input: ModelInput | undefined, fn: TraceFn<R>): Promise<Resolved<R>>;
   override trace(a: unknown, b?: TraceFn<unknown>): Promise<unknown> {
     return super.trace(a, b as TraceFn<unknown>);
   }
@@ -190,6 +193,60 @@ export class LanguageModel extends NNsight<CausalLM> {
       if (x instanceof Tensor && x.device === "webgpu") tracer.inputs[i] = await x.toDevice("cpu");
     }
     return await super.runTracer(tracer, mode, out, meta, raw);
+  }
+
+  /** Checks a request's mode: trace, or generate with valid options. */
+  protected override checkMode(mode: Record<string, unknown>): void {
+    checkModeKind(mode, ["trace", "generate"]);
+    if (mode.kind === "generate") checkGenerateOptions(mode.options, this.shape.vocabSize);
+  }
+
+  /** Checks a request's inputs: token ids in [0, vocab), and the logits within maxBytes. */
+  protected override checkInputs(
+    inputs: unknown[],
+    mode: Record<string, unknown>,
+    limits: Required<GraphLimits>,
+  ): void {
+    const vocab = this.shape.vocabSize;
+    let rows = 0, width = 0;
+    inputs.forEach((x, i) => {
+      let ids: number[][];
+      try {
+        ids = this.rowsOf(x);
+      } catch (e) {
+        return invalid(
+          `inputs[${i}]`,
+          x,
+          "text, texts, token ids (number[] or number[][]) or an int32 tensor",
+          e,
+        );
+      }
+      for (const row of ids) {
+        if (row.length === 0) invalid(`inputs[${i}]`, x, "an input of at least one token");
+        const bad = row.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+        if (bad !== undefined) invalid(`inputs[${i}]`, bad, `token ids: integers in [0, ${vocab})`);
+        width = Math.max(width, row.length);
+      }
+      rows += ids.length;
+    });
+    const steps = mode.kind === "generate"
+      ? (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ?? 20
+      : 0;
+    const positions = this.shape.maxPositions;
+    if (width + steps > positions) {
+      invalid(
+        "inputs",
+        `${width} tokens${steps ? ` plus maxNewTokens ${steps}` : ""}`,
+        `at most the model's ${positions} positions`,
+      );
+    }
+    const bytes = rows * (width + steps) * vocab * 4;
+    if (bytes > limits.maxBytes) {
+      throw new GraphLimitError(
+        `The request's ${rows} rows of up to ${width} tokens make ${bytes} bytes of logits, more than maxBytes ${limits.maxBytes}: send fewer or shorter inputs or raise the maxBytes limit of model.run`,
+        { limit: "maxBytes", max: limits.maxBytes, found: bytes },
+      );
+    }
   }
 
   /** Token-id rows of one input. */

@@ -61,7 +61,22 @@ export { dict, DictProxy, list, ListProxy } from "./containers.ts";
 export type { InterventionProxy, Value } from "./proxy.ts";
 export { Graph, type GraphJSON, type Node, type NodeOp } from "./graph.ts";
 export { parseSteps, type Steps, type StepSpec } from "./steps.ts";
-export { InterventionError, MissingValueError, OutOfOrderError } from "./errors.ts";
+export {
+  GraphLimitError,
+  type GraphLimitName,
+  GraphValidationError,
+  InterventionError,
+  MissingValueError,
+  OutOfOrderError,
+} from "./errors.ts";
+export {
+  type MethodNames,
+  TRACED_PROPERTIES,
+  type TracedMethod,
+  type TracedProperty,
+  type UntracedMethod,
+} from "./_methods.ts";
+export { DEFAULT_LIMITS, type GraphCheckOptions, type GraphLimits } from "./_validate.ts";
 export type { AddOptions, EventKind } from "./graph.ts";
 export {
   AS_NODE,

@@ -4,7 +4,9 @@
 import { cat, type Device, Tensor, tidy } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import { Envoy } from "./envoy.ts";
-import { decodeValue, encodeValue, Graph, type GraphJSON } from "./graph.ts";
+import { checkModeKind, checkRequest, invalid } from "./_request.ts";
+import { type GraphLimits, resolveLimits } from "./_validate.ts";
+import { encodeValue, type GraphJSON } from "./graph.ts";
 import type { StepSpec } from "./steps.ts";
 import { assertNotRecording, type InterventionProxy, type Value } from "./proxy.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
@@ -82,9 +84,10 @@ export class NNsight<M extends Module = Module> {
   /** One forward pass on `input` with the interventions `fn` records. */
   trace<R>(input: unknown, fn: TraceFn<R>): Promise<Resolved<R>>;
   trace(a: unknown, b?: TraceFn<unknown>): Promise<unknown> {
-    return typeof a === "function"
-      ? this.execute({ kind: "trace" }, [], a as TraceFn<unknown>)
-      : this.execute({ kind: "trace" }, [a], b);
+    if (typeof a === "function") return this.execute({ kind: "trace" }, [], a as TraceFn<unknown>);
+    // `trace(undefined, fn)` is `trace(fn)`: the inputs come from tracer.invoke().
+    if (a === undefined && typeof b === "function") return this.execute({ kind: "trace" }, [], b);
+    return this.execute({ kind: "trace" }, [a], b);
   }
 
   /** Runs `fn`'s graph on the meta device: shapes and errors, no compute. */
@@ -138,17 +141,58 @@ export class NNsight<M extends Module = Module> {
     };
   }
 
-  /** Runs a request made by `record()` (possibly after a JSON round trip). */
-  async run(request: TraceRequest): Promise<RunResult> {
-    if (request?.format !== REQUEST_FORMAT) {
-      throw new TypeError(`Not a tsight request: expected format "${REQUEST_FORMAT}"`);
-    }
-    const tracer = new Tracer(Graph.fromJSON(request.graph));
-    tracer.inputs.push(...request.inputs.map(decodeValue));
+  /**
+   * Runs a request made by `record()`, possibly from elsewhere: it is untrusted input. Every
+   * part is validated before anything runs (a {@link GraphValidationError} names the node and
+   * field), a graph reaches only the documented Tensor methods and containers, and `limits`
+   * bound nesting, node count and the size of every tensor a node makes ({@link GraphLimitError}).
+   *
+   * @example
+   * ```ts
+   * import { LanguageModel } from "../mod.ts";
+   * const model = await LanguageModel.random({ n_layer: 1, n_embd: 8, n_head: 2 }, { seed: 0 });
+   * const req = model.record(() => model.lm_head.output.argmax(-1).save(), { input: "Hello" });
+   * const { output } = await model.run(JSON.parse(JSON.stringify(req)), { maxBytes: 2 ** 26 });
+   * output.shape; // [1, 1]
+   * ```
+   */
+  async run(request: TraceRequest, limits: GraphLimits = {}): Promise<RunResult> {
+    const lim = resolveLimits(limits);
+    const req = checkRequest(request, REQUEST_FORMAT, {
+      limits: lim,
+      hasModule: (path) => this.module.getModule(path) !== undefined,
+      mode: (mode) => this.checkMode(mode),
+      inputs: (inputs, mode) => this.checkInputs(inputs, mode, lim),
+    });
+    const tracer = new Tracer(req.graph, { maxBytes: lim.maxBytes });
+    tracer.inputs.push(...req.inputs);
     tracer.close();
-    const out = decodeValue(request.output);
-    const output = await this.runTracer(tracer, request.mode, out, false, false);
+    const output = await this.runTracer(tracer, req.mode as RunMode, req.output, false, false);
     return { output, saved: tracer.savedValues() };
+  }
+
+  /** Checks a request's mode: NNsight runs only `{kind: "trace"}`. */
+  protected checkMode(mode: Record<string, unknown>): void {
+    checkModeKind(mode, ["trace"]);
+  }
+
+  /** Checks a request's decoded inputs: tensors, batched when there are several invokes. */
+  protected checkInputs(
+    inputs: unknown[],
+    _mode: Record<string, unknown>,
+    limits: Required<GraphLimits>,
+  ): void {
+    inputs.forEach((x, i) => {
+      if (!(x instanceof Tensor)) {
+        invalid(`inputs[${i}]`, x, 'a tensor ({"$tensor": {dtype, shape, data}})');
+      }
+      if (inputs.length > 1 && x.ndim === 0) {
+        invalid(`inputs[${i}]`, x, "a tensor with a batch axis");
+      }
+      if (x.size * 4 > limits.maxBytes) {
+        invalid(`inputs[${i}]`, `${x.size * 4} bytes`, `at most maxBytes ${limits.maxBytes}`);
+      }
+    });
   }
 
   /** Records `fn` over `inputs` and runs it; no `fn` returns the model's output. */

@@ -2,6 +2,14 @@
 // read, index and method call on it records a graph node. Holds no values and runs nothing.
 
 import type { IndexSpec, Tensor } from "../engine/mod.ts";
+import {
+  isTracedMethod,
+  isTracedProperty,
+  PROXY_NAMES,
+  type TracedMethod,
+  type TracedProperty,
+} from "./_methods.ts";
+import { nearest } from "./errors.ts";
 import { type AddOptions, isPlain, type Node, type NodeOp, Ref } from "./graph.ts";
 
 /** Run-time values are whatever the model produces (tensors, tuples, ids): typed loosely. */
@@ -80,13 +88,14 @@ export type Proxied<R> = R extends Tensor | number | string | boolean | void | r
   : R extends object ? { readonly [K in keyof R]: Proxied<R[K]> } & InterventionProxy
   : InterventionProxy;
 
-/** Every Tensor member as a recording proxy member (methods return proxies). */
-export type TensorMembers = {
-  readonly [K in Exclude<keyof Tensor, "get" | "set" | "toString">]: Tensor[K] extends
-    (...a: infer A) => infer R
-    ? (...args: { [I in keyof A]: A[I] | InterventionProxy }) => Proxied<R>
-    : InterventionProxy;
-};
+/** The Tensor members a graph may reach, as recording proxy members (methods return proxies). */
+export type TensorMembers =
+  & {
+    readonly [K in TracedMethod]: Tensor[K] extends (...a: infer A) => infer R
+      ? (...args: { [I in keyof A]: A[I] | InterventionProxy }) => Proxied<R>
+      : never;
+  }
+  & { readonly [K in TracedProperty]: InterventionProxy };
 
 /**
  * A value of the running model, seen while the callback records. It mirrors the Tensor API
@@ -127,6 +136,11 @@ export function isProxy(v: unknown): v is InterventionProxy {
 export function nodeOf(p: InterventionProxy): Node {
   const st = (p as unknown as Target)[STATE];
   if (st.node) return st.node;
+  if (isTracedMethod(st.attr)) {
+    throw new TypeError(
+      `${String(st.owner)}.${st.attr} is a method, used here as a value: call it, ${st.attr}(...)`,
+    );
+  }
   st.node = st.rec.add("getattr", [st.owner, st.attr]);
   return st.node;
 }
@@ -228,7 +242,9 @@ const HANDLER: ProxyHandler<Target> = {
       );
     }
     if (INT.test(prop)) return record(st, self, "getitem", [Number(prop)]);
-    return makeProxy(st.rec, null, self, prop);
+    if (isTracedMethod(prop)) return makeProxy(st.rec, null, self, prop);
+    if (isTracedProperty(prop)) return record(st, self, "getattr", [prop]);
+    throw new TypeError(unknownMember(describeState(st), prop));
   },
   set(target, prop, value, receiver) {
     const st = target[STATE];
@@ -254,4 +270,17 @@ const HANDLER: ProxyHandler<Target> = {
 function describeState(st: State): string {
   if (st.node) return `%${st.node.id} ${st.rec.describe(st.node)}`;
   return `${String(st.owner)}.${st.attr}`;
+}
+
+/** The error for a name that is neither a traced method nor property: the right spelling. */
+function unknownMember(what: string, prop: string): string {
+  if (/[:,.\s]|^-|^\[|^None$|^null$/.test(prop) || prop === "...") {
+    return `${what} has no property ${JSON.stringify(prop)}: to index, write .get(${
+      JSON.stringify(prop)
+    })`;
+  }
+  const near = nearest(prop, PROXY_NAMES);
+  return `${what} has no method or property "${prop}"${
+    near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(" or ")}?` : ""
+  } A proxy has the Tensor methods (add, sum, softmax, ...), shape, dtype, device, ndim, size, get, set, save and value; to read key "${prop}" of an object value, write .get("${prop}")`;
 }

@@ -8,7 +8,9 @@ import { TraceMemory } from "./_memory.ts";
 import { SavedValues } from "./_saved.ts";
 import type { DictProxy, ListProxy } from "./containers.ts";
 import { StopSignal } from "./errors.ts";
-import { type AddOptions, Graph, type Node, type NodeOp } from "./graph.ts";
+import { type ArgCheck, opSpec } from "./_node_ops.ts";
+import { type GraphLimits, quote, resolveLimits } from "./_decode.ts";
+import { type AddOptions, Graph, type Node, type NodeOp, Ref } from "./graph.ts";
 import { Interleaver } from "./interleaver.ts";
 import {
   assertNotRecording,
@@ -58,10 +60,16 @@ export class Tracer implements Recorder {
   #results = new Map<number, InterventionProxy>();
   readonly #saved: SavedValues;
 
-  /** A tracer over `graph` (a new one by default). */
-  constructor(graph: Graph = new Graph()) {
+  readonly #maxBytes: number;
+
+  /**
+   * A tracer over `graph` (a new one by default). `maxBytes` is the work budget of its run: the
+   * largest tensor a node may make or read (no limit by default; `model.run` sets one).
+   */
+  constructor(graph: Graph = new Graph(), opts: Pick<GraphLimits, "maxBytes"> = {}) {
     this.graph = graph;
     this.#saved = new SavedValues(graph);
+    this.#maxBytes = opts.maxBytes === undefined ? Infinity : resolveLimits(opts).maxBytes;
   }
 
   /** The invoke now recording (-1 outside any). */
@@ -135,11 +143,13 @@ export class Tracer implements Recorder {
   /** Records a node. */
   add(op: NodeOp, args: readonly unknown[], getter?: AddOptions["getter"]): Node {
     this.#open(op === "getter" ? `.${getter?.kind}` : `Recording ${op}`);
+    const spec = opSpec(op);
     const deps: number[] = [];
     const reads: NodeLike[] = [];
-    const write = op === "append" || op === "dictset";
+    const write = spec.role === "write";
     const conv = args.map((a, i) => toArg(this, a, deps, write && i === 0 ? undefined : reads));
-    const provider = op === "getter" || op === "result";
+    spec.check(conv, this.#argCheck(op, conv));
+    const provider = spec.role === "provider";
     // Reading a container waits for the writes recorded before the read.
     const after = reads.flatMap((c) => c.lastWrite(this)?.id ?? []);
     return this.graph.add(op, conv, [...new Set(deps)], {
@@ -160,6 +170,29 @@ export class Tracer implements Recorder {
   /** A saved node's value after the run, or an error saying why there is none. */
   valueOf(node: Node): Value {
     return this.#saved.get(node);
+  }
+
+  /** Reports a bad argument while recording as a TypeError naming what was recorded. */
+  #argCheck(op: NodeOp, args: readonly unknown[]): ArgCheck {
+    const nodes = this.graph.nodes;
+    return {
+      fail: (i, found, allowed) => {
+        const what = op === "call" ? `${String(args[1])}()` : opSpec(op).recordedBy;
+        const where = i < 0
+          ? "takes"
+          : `argument ${op === "call" ? i - 1 : i + 1} is ${quote(found)}:`;
+        throw new TypeError(
+          i < 0
+            ? `${what} ${where} ${allowed}, got ${found}`
+            : `${what}: ${where} it must be ${allowed}`,
+        );
+      },
+      target: (v) => {
+        if (!(v instanceof Ref)) return undefined;
+        const n = nodes[v.id];
+        return { op: n.op, kind: n.kind };
+      },
+    };
   }
 
   #open(what: string): void {
@@ -190,7 +223,7 @@ export class Tracer implements Recorder {
     let il: Interleaver | undefined;
     let output: unknown;
     try {
-      il = new Interleaver(this.graph, root, plan, mem);
+      il = new Interleaver(this.graph, root, plan, { mem, maxBytes: this.#maxBytes });
       output = await runHooked(il, plan, mem);
       this.#saved.keep(il);
       output = await this.#saved.toHost(il, mem, raw ? output : undefined);

@@ -85,8 +85,14 @@ Deno.test("graph: fromJSON rebuilds deps and refuses forward references", () => 
     format: "tsight-graph v1",
     nodes: [{ op: "append", args: [{ $ref: 1 }, 1] }],
   };
-  assert.throws(() => Graph.fromJSON(bad), /Node %0 refers to %1, which comes later/);
-  assert.throws(() => Graph.fromJSON({ format: "x", nodes: [] }), /Not a tsight graph/);
+  assert.throws(
+    () => Graph.fromJSON(bad),
+    /Node %0 args is a reference to %1: allowed is none: node %0 has no earlier node/,
+  );
+  assert.throws(
+    () => Graph.fromJSON({ format: "x", nodes: [] }),
+    /Request graph.format is "x": allowed is "tsight-graph v1"/,
+  );
 });
 
 Deno.test("queue: pops ids in ascending order, once per round", () => {

@@ -8,6 +8,12 @@ export interface EnvoyList<T extends Envoy = Envoy> extends Envoy {
   readonly [i: number]: T;
   /** Item `i`; negative counts from the end. */
   at(i: number): T;
+  /** Number of items. */
+  readonly length: number;
+  /** The items in order: `for (const block of model.transformer.h)`. */
+  [Symbol.iterator](): Iterator<T>;
+  /** `fn` of each item, in order. */
+  map<U>(fn: (item: T, index: number) => U): U[];
 }
 /** `generator`: output = all ids once; `streamer.output` = each step's new ids. */
 export interface GeneratorEnvoy extends Envoy {
