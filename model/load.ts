@@ -6,7 +6,7 @@ import { type GPT2Config, loadGPT2Config, parseGPT2Config } from "./config.ts";
 import { GPT2LMHeadModel } from "./gpt2/model.ts";
 import { initRandom, type LoadReport, loadWeights } from "./gpt2/weights.ts";
 import { resolveModelDir, type ResolveModelOptions } from "./hub.ts";
-import { loadSafetensorsDir } from "./safetensors.ts";
+import { checkFiniteWeights, loadSafetensorsDir } from "./safetensors.ts";
 import { Tokenizer } from "./tokenizer.ts";
 
 /** A model with its tokenizer and config. */
@@ -25,6 +25,8 @@ export interface LoadGPT2Options extends ResolveModelOptions {
   device?: Device;
   /** Called with checkpoint keys that matched nothing (none for a GPT-2 checkpoint). */
   onReport?: (report: LoadReport) => void;
+  /** Load a checkpoint holding NaN or ±Infinity instead of refusing it; default false. */
+  allowNonFinite?: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function loadGPT2(idOrDir: string, opts: LoadGPT2Options = {}): Pro
   const dir = await resolveModelDir(idOrDir, opts);
   const config = await loadGPT2Config(dir);
   const [weights, tokenizer] = await Promise.all([loadSafetensorsDir(dir), tokenizerFor(dir)]);
+  checkFiniteWeights(weights, opts);
   // Placeholders, not zeros: every weight is replaced, so nothing is allocated twice.
   const model = new GPT2LMHeadModel(config, { device: opts.device, empty: true });
   const report = loadWeights(model, weights);

@@ -27,10 +27,13 @@ export {
 } from "./config.ts";
 export {
   ByteLengthError,
+  checkFiniteWeights,
+  type FiniteCheckOptions,
   HeaderFormatError,
   HeaderLengthError,
   loadSafetensors,
   loadSafetensorsDir,
+  NonFiniteWeightError,
   OffsetRangeError,
   readSafetensors,
   type SafetensorsDtype,
@@ -44,12 +47,18 @@ export {
   writeSafetensors,
 } from "./safetensors.ts";
 export {
+  cacheAliases,
   type DownloadProgress,
   HubAuthError,
   hubCacheDir,
   HubError,
+  HubIntegrityError,
   HubNotFoundError,
   HubOfflineError,
+  HubResponseError,
+  hubToken,
+  MAX_JSON_BYTES,
+  MAX_TOKENIZER_JSON_BYTES,
   repoCacheDir,
   resolveModelDir,
   type ResolveModelOptions,

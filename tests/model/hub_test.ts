@@ -380,7 +380,12 @@ Deno.test({
   async fn() {
     const cache = await Deno.makeTempDir();
     try {
-      const opts = { endpoint: "http://127.0.0.1:59999", cacheDir: cache, token: "t", offline: false };
+      const opts = {
+        endpoint: "http://127.0.0.1:59999",
+        cacheDir: cache,
+        token: "t",
+        offline: false,
+      };
       await assert.rejects(resolveModelDir(ID, opts), (e: Error) => {
         assert.ok(e instanceof Deno.errors.NotCapable);
         assert.match(
