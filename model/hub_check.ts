@@ -96,14 +96,15 @@ export function whyBadName(name: unknown, suffix = ""): string | undefined {
  * deepest existing folder (so a linked folder cannot lead out). `root` must exist.
  */
 export async function checkInside(root: string, path: string): Promise<void> {
-  const rootReal = await Deno.realPath(root);
+  const real = async (p: string) => (await Deno.realPath(p)).replaceAll("\\", "/"); // Windows
+  const rootReal = await real(root);
   const lexical = normalize(path);
   let ok = lexical.startsWith(normalize(root) + "/");
   if (ok) {
     let dir = lexical.slice(0, lexical.lastIndexOf("/"));
     while (!(await Deno.lstat(dir).catch(() => null))) dir = dir.slice(0, dir.lastIndexOf("/"));
-    const real = await Deno.realPath(dir);
-    ok = real === rootReal || real.startsWith(rootReal + "/");
+    const resolved = await real(dir);
+    ok = resolved === rootReal || resolved.startsWith(rootReal + "/");
   }
   if (!ok) {
     throw new HubResponseError(
@@ -115,7 +116,7 @@ export async function checkInside(root: string, path: string): Promise<void> {
 
 /** Lexical normalisation of an absolute or relative POSIX path (`.`, `..`, repeated `/`). */
 function normalize(path: string): string {
-  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const abs = path.startsWith("/") ? path : `${Deno.cwd().replaceAll("\\", "/")}/${path}`;
   const out: string[] = [];
   for (const s of abs.split("/")) {
     if (s === "" || s === ".") continue;

@@ -31,19 +31,20 @@ async function expectRefused(
   id: string,
   error: new (...args: never[]) => Error,
   message: RegExp,
-  opts: { maxJsonBytes?: number } = {},
+  opts: { maxJsonBytes?: number; setup?: (root: string) => Promise<void> } = {},
 ) {
   const root = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${root}/outside/blobs`, { recursive: true });
     await Deno.writeFile(`${root}/outside/canary.safetensors`, CANARY);
+    await opts.setup?.(root);
     const before = await tree(`${root}/outside`);
     await assert.rejects(
       resolveModelDir(id, {
         endpoint: hub.endpoint,
         cacheDir: `${root}/cache`,
         onProgress: () => {},
-        ...opts,
+        maxJsonBytes: opts.maxJsonBytes,
       }),
       (e: Error) => {
         assert.ok(e instanceof error, `${e.name}: ${e.message}`);
@@ -277,4 +278,29 @@ Deno.test("oversize JSON is refused by its Content-Length or while streaming", a
   await refused({}, ID, HubResponseError, /"tokenizer.json".* over the 100000-byte cap/, {
     maxJsonBytes: 100_000,
   });
+});
+
+Deno.test("a linked folder inside the cache cannot lead a write outside it", async () => {
+  const hub = await startHub();
+  try {
+    // e.g. left by another tool: blobs/ is a link to a folder outside the cache.
+    const setup = async (root: string) => {
+      await Deno.mkdir(`${root}/cache/models--tiny-org--tiny-gpt2`, { recursive: true });
+      await Deno.symlink(
+        `${root}/outside/blobs`,
+        `${root}/cache/models--tiny-org--tiny-gpt2/blobs`,
+      );
+    };
+    await expectRefused(
+      hub,
+      ID,
+      HubResponseError,
+      /^Path ".*\/blobs\/[0-9a-f]{40}" lies outside the cache/,
+      {
+        setup,
+      },
+    );
+  } finally {
+    await hub.close();
+  }
 });

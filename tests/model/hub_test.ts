@@ -15,7 +15,7 @@ import {
   resolveModelDir,
 } from "../../model/hub.ts";
 import { formatBytes, progressSink } from "../../model/hub_progress.ts";
-import { COMMIT, gitSha1, ID, list, read, repos, sha256, startHub, withEnv } from "./_fake_hub.ts";
+import { COMMIT, gitSha1, ID, list, repos, sha256, startHub, withEnv } from "./_fake_hub.ts";
 
 Deno.test("a download fills Python's cache layout and loads offline afterwards", async () => {
   const cache = await Deno.makeTempDir();
@@ -92,6 +92,7 @@ Deno.test("sharded checkpoints download the index and every shard", async () => 
       endpoint: hub.endpoint,
       cacheDir: cache,
       token: "t",
+      onProgress: () => {},
     });
     assert.deepEqual(await list(dir), [
       "config.json",
@@ -203,7 +204,12 @@ Deno.test("the token goes to the Hub's origin only, never to another origin's CD
   const cache = await Deno.makeTempDir();
   const hub = await startHub({ otherCdn: true });
   try {
-    await resolveModelDir(ID, { endpoint: hub.endpoint, cacheDir: cache, token: "hf_secret" });
+    await resolveModelDir(ID, {
+      endpoint: hub.endpoint,
+      cacheDir: cache,
+      token: "hf_secret",
+      onProgress: () => {},
+    });
     const hubOrigin = new URL(hub.endpoint).origin;
     const cdn = hub.requests.filter((r) => r.origin !== hubOrigin);
     assert.ok(cdn.length > 0, "the weights came from the other origin");
@@ -375,7 +381,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "without --allow-net or --allow-read the error names the flag, not the network",
+  name: "without --allow-net the error names the flag, not the network",
   permissions: { env: true, read: true, write: true, net: false },
   async fn() {
     const cache = await Deno.makeTempDir();
