@@ -154,3 +154,57 @@ export class HubAuthError extends HubError {}
  * ```
  */
 export class HubOfflineError extends HubError {}
+
+/**
+ * A Hub answer is malformed or hostile: a header or file name that cannot safely name a cache
+ * path, a redirect to a non-http(s) URL, a JSON file over its size cap. Nothing is written.
+ *
+ * @example
+ * ```ts
+ * import { HubResponseError } from "./errors.ts";
+ * const e = new HubResponseError("Commit \"..\" is not 40 hex digits", { status: 200 });
+ * console.log(e instanceof Error, e.name); // true "HubResponseError"
+ * ```
+ */
+export class HubResponseError extends HubError {}
+
+/**
+ * What arrived is not what the Hub promised: a body shorter than its length, cut by a closed
+ * connection, or whose hash differs from its ETag. The partial file is deleted.
+ *
+ * @example
+ * ```ts
+ * import { HubIntegrityError } from "./errors.ts";
+ * console.log(new HubIntegrityError("Body cut short", { status: 200 }).name); // "HubIntegrityError"
+ * ```
+ */
+export class HubIntegrityError extends HubError {}
+
+/**
+ * A checkpoint tensor holds NaN or ±Infinity; `tensor` names it, `index` is its first such value.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteWeightError } from "./errors.ts";
+ * const e = new NonFiniteWeightError("Tensor \"w\" holds NaN", { tensor: "w", index: 0 });
+ * console.log(e.tensor, e.index); // "w" 0
+ * ```
+ */
+export class NonFiniteWeightError extends Error {
+  /** The tensor's name in the checkpoint. */
+  readonly tensor: string;
+  /** Flat index of the first non-finite value. */
+  readonly index: number;
+  /**
+   * Makes the error.
+   *
+   * @param message which tensor, what value, and what to do
+   * @param opts the tensor's name and the first bad index
+   */
+  constructor(message: string, opts: { tensor: string; index: number }) {
+    super(message);
+    this.name = "NonFiniteWeightError";
+    this.tensor = opts.tensor;
+    this.index = opts.index;
+  }
+}

@@ -9,7 +9,7 @@ import type { Family } from "./family.ts";
 import { familyOf } from "./families.ts";
 import type { GPT2LMHeadModel } from "./gpt2/model.ts";
 import { resolveModelDir, type ResolveModelOptions } from "./hub.ts";
-import { loadSafetensorsDir } from "./safetensors.ts";
+import { checkFiniteWeights, loadSafetensorsDir } from "./safetensors.ts";
 import { Tokenizer } from "./tokenizer.ts";
 import type { LoadReport } from "./weights.ts";
 
@@ -31,6 +31,8 @@ export interface LoadModelOptions extends ResolveModelOptions {
   device?: Device;
   /** Called with what loading did besides assigning (unused keys, an untied head). */
   onReport?: (report: LoadReport) => void;
+  /** Load a checkpoint holding NaN or ±Infinity instead of refusing it; default false. */
+  allowNonFinite?: boolean;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function loadModel(
     loadSafetensorsDir(dir),
     tokenizerFor(dir, family),
   ]);
+  checkFiniteWeights(weights, opts);
   const report = family.loadWeights(model, weights);
   opts.onReport?.(report);
   return { model, tokenizer, config, family };

@@ -63,10 +63,13 @@ export {
 } from "./config.ts";
 export {
   ByteLengthError,
+  checkFiniteWeights,
+  type FiniteCheckOptions,
   HeaderFormatError,
   HeaderLengthError,
   loadSafetensors,
   loadSafetensorsDir,
+  NonFiniteWeightError,
   OffsetRangeError,
   readSafetensors,
   type SafetensorsDtype,
@@ -80,12 +83,18 @@ export {
   writeSafetensors,
 } from "./safetensors.ts";
 export {
+  cacheAliases,
   type DownloadProgress,
   HubAuthError,
   hubCacheDir,
   HubError,
+  HubIntegrityError,
   HubNotFoundError,
   HubOfflineError,
+  HubResponseError,
+  hubToken,
+  MAX_JSON_BYTES,
+  MAX_TOKENIZER_JSON_BYTES,
   repoCacheDir,
   resolveModelDir,
   type ResolveModelOptions,

@@ -5,16 +5,19 @@ import {
   ByteLengthError,
   HeaderFormatError,
   HeaderLengthError,
+  NonFiniteWeightError,
   OffsetRangeError,
   TensorLayoutError,
   UnknownDtypeError,
 } from "./errors.ts";
+import { whyBadName } from "./hub_check.ts";
 export { type TensorToWrite, writeSafetensors } from "./safetensors_write.ts";
 
 export {
   ByteLengthError,
   HeaderFormatError,
   HeaderLengthError,
+  NonFiniteWeightError,
   OffsetRangeError,
   SafetensorsError,
   TensorLayoutError,
@@ -154,6 +157,32 @@ export class SafetensorsFile {
     throw new TypeError(`Tensor "${name}" has float dtype "${dtype}": read it with float32()`);
   }
 
+  /**
+   * Where a float tensor holds NaN or ±Infinity: the first flat index and how many, read from
+   * the stored bits (no conversion); undefined when all are finite or the dtype is an integer.
+   */
+  nonFinite(name: string): { index: number; count: number; value: number } | undefined {
+    const { info: { dtype }, bytes } = this.#get(name);
+    if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16") return undefined;
+    const wide = dtype === "F32";
+    // Exponent all ones: F32 0x7f800000, F16 0x7c00, BF16 0x7f80.
+    const mask = wide ? 0x7f800000 : dtype === "F16" ? 0x7c00 : 0x7f80;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = bytes.byteLength / (wide ? 4 : 2);
+    let index = -1;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const bits = wide ? dv.getUint32(4 * i, true) : dv.getUint16(2 * i, true);
+      if ((bits & mask) === mask) {
+        if (index < 0) index = i;
+        count++;
+      }
+    }
+    if (index < 0) return undefined;
+    const value = this.float32(name)[index];
+    return { index, count, value };
+  }
+
   /** Every tensor in sorted-name order, converted as by float32() / int32(). */
   *entries(): IterableIterator<SafetensorsEntry> {
     for (const name of this.names) {
@@ -201,6 +230,14 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       `Header "${JSON.stringify(header)}" is not a JSON object: the file is corrupt`,
     );
   }
+  const twice = duplicateKey(new TextDecoder().decode(bytes.subarray(8, 8 + Number(n))));
+  if (twice !== undefined) {
+    throw new HeaderFormatError(
+      `Header names tensor ${
+        JSON.stringify(twice)
+      } twice: each name must appear once; the file is corrupt or hand-made`,
+    );
+  }
   const data = bytes.subarray(8 + Number(n));
   const infos = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
@@ -213,8 +250,52 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
 }
 
 function parseMetadata(raw: unknown): Record<string, string> {
-  if (isObject(raw)) return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
-  throw new HeaderFormatError(`Header "__metadata__" is "${JSON.stringify(raw)}", not an object`);
+  if (!isObject(raw)) {
+    throw new HeaderFormatError(
+      `Header "__metadata__" is "${
+        JSON.stringify(raw)
+      }", not an object of strings: the file is corrupt`,
+    );
+  }
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== "string") {
+      throw new HeaderFormatError(
+        `Header "__metadata__" has key "${k}" with value "${
+          JSON.stringify(v)
+        }": the format allows string values only; the file is corrupt or hand-made`,
+      );
+    }
+  }
+  return Object.fromEntries(Object.entries(raw)) as Record<string, string>;
+}
+
+/**
+ * The first key that appears twice at the top level of a JSON object text (JSON.parse keeps the
+ * last silently, so a file could show one tensor to tsight and another to other readers).
+ */
+function duplicateKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 1) expectKey = true;
+  }
+  return undefined;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -238,7 +319,7 @@ function parseEntry(name: string, raw: unknown, dataLength: number): TensorInfo 
       `Tensor "${name}" has data_offsets "${got}" instead of [begin, end]`,
     );
   }
-  if (!(dtype in DTYPE_SIZE)) {
+  if (!Object.hasOwn(DTYPE_SIZE, dtype)) {
     throw new UnknownDtypeError(
       `Tensor "${name}" has unknown dtype "${dtype}": tsight reads F32, F16, BF16, I32 and I64; convert the file`,
     );
@@ -368,7 +449,16 @@ export async function loadSafetensorsDir(dir: string): Promise<SafetensorsFile> 
   }
   const shards = new Map<string, SafetensorsFile>();
   const owners: [string, SafetensorsFile][] = [];
-  for (const [name, shard] of Object.entries(map as Record<string, string>)) {
+  for (const [name, raw] of Object.entries(map as Record<string, unknown>)) {
+    const bad = whyBadName(raw, ".safetensors");
+    if (bad !== undefined) {
+      throw new HeaderFormatError(
+        `Index "${indexPath}" puts tensor "${name}" in ${
+          JSON.stringify(raw)
+        }, which ${bad}: shards must be plain .safetensors names inside the directory`,
+      );
+    }
+    const shard = raw as string;
     let file = shards.get(shard);
     if (!file) shards.set(shard, file = await loadSafetensors(`${dir}/${shard}`));
     if (!file.has(name)) {
@@ -390,5 +480,40 @@ async function exists(path: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
+  }
+}
+
+/** Options of {@link checkFiniteWeights}. */
+export interface FiniteCheckOptions {
+  /** Load anyway: report nothing. Default false. */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * Refuses a checkpoint whose float tensors hold NaN or ±Infinity, naming the first such tensor,
+ * index and value; `allowNonFinite: true` skips the check. Reads stored bits, converts nothing.
+ *
+ * @example
+ * ```ts
+ * import { checkFiniteWeights, NonFiniteWeightError, readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * const file = readSafetensors(writeSafetensors({ w: { dtype: "F32", shape: [2], data: [1, NaN] } }));
+ * try {
+ *   checkFiniteWeights(file);
+ * } catch (e) {
+ *   console.log(e instanceof NonFiniteWeightError, (e as NonFiniteWeightError).tensor); // true "w"
+ * }
+ * checkFiniteWeights(file, { allowNonFinite: true }); // no error
+ * ```
+ */
+export function checkFiniteWeights(file: SafetensorsFile, opts: FiniteCheckOptions = {}): void {
+  if (opts.allowNonFinite) return;
+  for (const name of file.names) {
+    const bad = file.nonFinite(name);
+    if (!bad) continue;
+    const more = bad.count > 1 ? ` (${bad.count} non-finite values in all)` : "";
+    throw new NonFiniteWeightError(
+      `Tensor "${name}" holds ${bad.value} at index ${bad.index}${more}: the checkpoint is corrupt or was saved after a diverged step; re-download or re-export it, or pass allowNonFinite: true to load it anyway`,
+      { tensor: name, index: bad.index },
+    );
   }
 }

@@ -4,10 +4,12 @@
 import assert from "node:assert/strict";
 import {
   ByteLengthError,
+  checkFiniteWeights,
   HeaderFormatError,
   HeaderLengthError,
   loadSafetensors,
   loadSafetensorsDir,
+  NonFiniteWeightError,
   OffsetRangeError,
   readSafetensors,
   SafetensorsError,
@@ -232,6 +234,154 @@ Deno.test("sharded directories merge through the index weight_map", async () => 
       new URL("../fixtures/tiny-gpt2", import.meta.url).pathname,
     );
     assert.ok(single.has("wte.weight"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile headers: non-string metadata, duplicate names, prototype dtypes", () => {
+  const entry = { dtype: "F32", shape: [1], data_offsets: [0, 4] };
+  for (
+    const meta of [{ format: 1 }, { a: "x", b: null }, { nested: { x: "y" } }, { list: ["a"] }]
+  ) {
+    assert.throws(
+      () => readSafetensors(raw({ __metadata__: meta, w: entry }, [0, 0, 0, 0])),
+      (e: Error) =>
+        e instanceof HeaderFormatError && /"__metadata__" has key ".*" with value/.test(e.message),
+    );
+  }
+  assert.deepEqual(
+    readSafetensors(raw({ __metadata__: { format: "pt" }, w: entry }, [0, 0, 0, 0])).metadata,
+    { format: "pt" },
+  );
+  // Duplicate names: JSON.parse would keep the last silently. Hand-written JSON text.
+  const dup = (text: string, data: number[]) => {
+    const json = new TextEncoder().encode(text);
+    const out = new Uint8Array(8 + json.length + data.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+    out.set(json, 8);
+    out.set(data, 8 + json.length);
+    return out;
+  };
+  const e = JSON.stringify(entry);
+  for (
+    const [text, name] of [
+      [`{"w":${e},"w":${e}}`, "w"],
+      [
+        `{"w":${e}, "v\\"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"v\\u0022x":${e}}`,
+        'v"x',
+      ],
+      [`{"__metadata__":{"a":"1"},"w":${e},"__metadata__":{"a":"2"}}`, "__metadata__"],
+    ]
+  ) {
+    assert.throws(() => readSafetensors(dup(text, new Array(8).fill(0))), (err: Error) => {
+      assert.ok(err instanceof HeaderFormatError);
+      assert.equal(
+        err.message.includes(`names tensor ${JSON.stringify(name)} twice`),
+        true,
+        err.message,
+      );
+      return true;
+    });
+  }
+  // The same key nested deeper, or as a value, is no duplicate.
+  const nested = `{"__metadata__":{"w":"w"},"w":${e}}`;
+  assert.deepEqual(readSafetensors(dup(nested, [0, 0, 0, 0])).names, ["w"]);
+  for (const dtype of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+    assert.throws(
+      () => readSafetensors(raw({ w: { ...entry, dtype } }, [0, 0, 0, 0])),
+      (err: Error) => err instanceof UnknownDtypeError && err.message.includes(`"${dtype}"`),
+    );
+  }
+});
+
+Deno.test("index shard names must stay inside the directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/m`);
+    await Deno.writeFile(
+      `${dir}/outside.safetensors`,
+      writeSafetensors({ a: { dtype: "F32", shape: [1], data: [1] } }),
+    );
+    for (const shard of ["../outside.safetensors", "/etc/x.safetensors", "config.json", 7]) {
+      const index = { weight_map: { a: shard } };
+      await Deno.writeTextFile(`${dir}/m/model.safetensors.index.json`, JSON.stringify(index));
+      await assert.rejects(loadSafetensorsDir(`${dir}/m`), (e: Error) => {
+        assert.ok(e instanceof HeaderFormatError);
+        assert.match(
+          e.message,
+          /puts tensor "a" in .*, which .*: shards must be plain .safetensors names/,
+        );
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("non-finite weights are found from the stored bits of every float dtype", () => {
+  const file = readSafetensors(writeSafetensors({
+    ok: { dtype: "F32", shape: [3], data: [1, -2, 3.4e38] },
+    ints: { dtype: "I32", shape: [2], data: [-1, 2147483647] },
+    f32: { dtype: "F32", shape: [4], data: [0, Infinity, NaN, -Infinity] },
+  }));
+  assert.equal(file.nonFinite("ok"), undefined);
+  assert.equal(file.nonFinite("ints"), undefined);
+  assert.deepEqual(file.nonFinite("f32"), { index: 1, count: 3, value: Infinity });
+  assert.throws(() => checkFiniteWeights(file), (e: Error) => {
+    assert.ok(e instanceof NonFiniteWeightError);
+    assert.equal(e.tensor, "f32");
+    assert.equal(e.index, 1);
+    assert.match(
+      e.message,
+      /^Tensor "f32" holds Infinity at index 1 \(3 non-finite values in all\): .*allowNonFinite: true/,
+    );
+    return true;
+  });
+  checkFiniteWeights(file, { allowNonFinite: true });
+  // F16 (0x7c00 inf, 0x7e00 NaN, 0x7bff the largest finite) and BF16 (0x7f80 inf, 0xffc0 NaN).
+  const half = (dtype: string, bits: number[]) => {
+    const data = new Uint8Array(new Uint16Array(bits).buffer);
+    return readSafetensors(
+      raw({ t: { dtype, shape: [bits.length], data_offsets: [0, data.length] } }, data),
+    );
+  };
+  assert.equal(half("F16", [0x3c00, 0x7bff, 0xfbff]).nonFinite("t"), undefined);
+  assert.deepEqual(half("F16", [0x3c00, 0xfc00, 0x7e00]).nonFinite("t"), {
+    index: 1,
+    count: 2,
+    value: -Infinity,
+  });
+  assert.equal(half("BF16", [0x3f80, 0x7f7f]).nonFinite("t"), undefined);
+  const bf = half("BF16", [0x3f80, 0x3f80, 0xffc0]).nonFinite("t");
+  assert.equal(bf?.index, 2);
+  assert.ok(Number.isNaN(bf?.value));
+});
+
+Deno.test("the fixture checkpoint is finite; one NaN in it is refused at load, naming the tensor", async () => {
+  const { loadGPT2 } = await import("../../model/load.ts");
+  const bytes = await Deno.readFile(FIXTURE);
+  checkFiniteWeights(readSafetensors(bytes));
+  const file = readSafetensors(bytes);
+  const { byteOffset } = file.info("h.1.mlp.c_fc.weight");
+  const dir = await Deno.makeTempDir();
+  try {
+    const broken = bytes.slice();
+    const dataStart = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    new DataView(broken.buffer).setFloat32(dataStart + byteOffset + 4 * 5, NaN, true);
+    await Deno.writeFile(`${dir}/model.safetensors`, broken);
+    await Deno.copyFile(
+      new URL("../fixtures/tiny-gpt2/config.json", import.meta.url),
+      `${dir}/config.json`,
+    );
+    await assert.rejects(loadGPT2(dir), (e: Error) => {
+      assert.ok(e instanceof NonFiniteWeightError);
+      assert.match(e.message, /^Tensor "h.1.mlp.c_fc.weight" holds NaN at index 5:/);
+      return true;
+    });
+    const { model } = await loadGPT2(dir, { allowNonFinite: true });
+    assert.ok(Number.isNaN((await model.transformer.h.at(1).mlp.c_fc.weight.data())[5]));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
