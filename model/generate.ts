@@ -5,6 +5,14 @@ import { cat, type Device, type Tensor, tensor } from "../engine/mod.ts";
 import { Rng } from "../engine/random.ts";
 import { allocatedSince, allocationMark, release, tidy } from "../engine/webgpu/scope.ts";
 import { normalizeRows, prepareBatch } from "./batch.ts";
+import { guardFinite } from "./finite.ts";
+import { lockOf, withLock } from "./lock.ts";
+import {
+  checkGenerateOptions,
+  checkPromptLength,
+  checkTokenId,
+  DEFAULT_MAX_NEW_TOKENS,
+} from "./validate.ts";
 import { KVCache } from "./gpt2/kv_cache.ts";
 import type { ForwardOptions, GPT2LMHeadModel } from "./gpt2/model.ts";
 
@@ -54,6 +62,10 @@ interface Picker {
  * caller's. One readback per step (the picked ids), plus one more per step only when a
  * streamer hook replaced the ids.
  *
+ * Runs holding the model's lock (model/lock.ts): it waits for a trace or another generate() on
+ * the same model to end. Refuses bad ids (TokenIdError), options (TypeError/RangeError), too
+ * long prompts (PromptLengthError) and logits with NaN or ±Inf (NonFiniteLogitsError).
+ *
  * @example
  * ```ts
  * import { GPT2LMHeadModel } from "./gpt2/model.ts";
@@ -64,29 +76,47 @@ interface Picker {
  * ids.shape; // [2, 5]
  * ```
  */
-export async function generate(
+export function generate(
+  model: GPT2LMHeadModel,
+  input: readonly number[] | readonly (readonly number[])[],
+  opts: GenerateOptions = {},
+): Promise<Tensor> {
+  return withLock(model, () => generateHeld(model, input, opts));
+}
+
+/**
+ * {@link generate} for a caller that already holds the model's lock (a traced generate).
+ *
+ * @example
+ * ```ts
+ * import { GPT2LMHeadModel } from "./gpt2/model.ts";
+ * import { generateHeld } from "./generate.ts";
+ * import { withLock } from "./lock.ts";
+ * const model = new GPT2LMHeadModel({ n_layer: 1, n_embd: 8, n_head: 2 });
+ * const ids = await withLock(model, () => generateHeld(model, [464], { maxNewTokens: 1 }));
+ * ```
+ */
+export async function generateHeld(
   model: GPT2LMHeadModel,
   input: readonly number[] | readonly (readonly number[])[],
   opts: GenerateOptions = {},
 ): Promise<Tensor> {
   const config = model.config;
+  checkGenerateOptions(opts, config.vocab_size);
   const rows = normalizeRows(input, config.vocab_size);
-  const maxNew = opts.maxNewTokens ?? 20;
+  const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   const eos = opts.eosTokenId ?? config.eos_token_id ?? 50256;
   const pad = opts.padTokenId ?? eos;
-  if (!Number.isInteger(maxNew) || maxNew < 0) {
-    throw new RangeError(`maxNewTokens is ${maxNew}: it must be an integer >= 0`);
-  }
-  const pick = makePicker(opts);
+  const pick = guardFinite(makePicker(opts));
   const device = model.device;
   const T = Math.max(...rows.map((r) => r.length));
-  if (T + maxNew > config.n_positions) {
-    throw new RangeError(
-      `Prompt of ${T} tokens plus maxNewTokens ${maxNew} exceeds the model's ${config.n_positions} positions: shorten the prompt or generate fewer tokens`,
-    );
-  }
+  checkPromptLength(T, maxNew, config.n_positions);
+  if (opts.stopAtEos) checkTokenId(pad, config.vocab_size, "The pad id");
+  const lock = lockOf(model);
+  // A step's model calls: in a tidy, and marked as the lock holder's (trace hooks act on them).
+  const held = <R>(fn: () => R): R => lock.enter(() => tidy(fn));
   const B = rows.length;
-  const batch = prepareBatch(rows, pad, { device });
+  const batch = prepareBatch(rows, pad, { device, vocabSize: config.vocab_size });
   const padded = batch.lengths.some((n) => n !== T);
   const cache = new KVCache(
     { nLayer: config.n_layer, nHead: config.n_head, headSize: config.n_embd / config.n_head },
@@ -99,7 +129,7 @@ export async function generate(
   let ownIds = false; // whether `ids` was made by this call (and so is freed by it)
   try {
     for (let step = 0; step < maxNew; step++) {
-      const [picked] = tidy(() => {
+      const [picked] = held(() => {
         const fwd: ForwardOptions = !padded
           ? { cache }
           : step === 0
@@ -117,7 +147,7 @@ export async function generate(
       }
       if (opts.stopAtEos) next = next.map((id, b) => (finished[b] ? pad : id));
       const mark = allocationMark();
-      const { streamed, replaced } = tidy(() => {
+      const { streamed, replaced } = held(() => {
         const fresh = tensor(next, [B, 1], { device }); // (B, 1)
         const version = fresh.storage.version;
         const streamed = model.generator.streamer.call(fresh) as Tensor;
@@ -144,7 +174,7 @@ export async function generate(
       all.set(hostIds.subarray(b * T, (b + 1) * T), b * width);
       columns.forEach((col, j) => (all[b * width + T + j] = col[b]));
     }
-    return tidy(() => model.generator.call(tensor(all, [B, width], { device })) as Tensor);
+    return held(() => model.generator.call(tensor(all, [B, width], { device })) as Tensor);
   } finally {
     if (ownIds) release(ids);
     cache.dispose();

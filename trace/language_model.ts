@@ -7,13 +7,23 @@ import { fastTierInfo, startThreads } from "../engine/cpu/fast/mod.ts";
 import { tidy } from "../engine/webgpu/scope.ts";
 import { prepareBatch } from "../model/batch.ts";
 import type { GPT2Config } from "../model/config.ts";
-import { generate, type GenerateOptions } from "../model/generate.ts";
+import { generateHeld, type GenerateOptions } from "../model/generate.ts";
+import {
+  checkGenerateOptions,
+  checkOptions,
+  checkPromptLength,
+  checkTokenRows,
+  DEFAULT_MAX_NEW_TOKENS,
+  LOAD_OPTIONS,
+  RANDOM_OPTIONS,
+} from "../model/validate.ts";
 import { GPT2LMHeadModel } from "../model/gpt2/model.ts";
 import { loadGPT2, type LoadGPT2Options, randomGPT2 } from "../model/load.ts";
 import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Envoy } from "./envoy.ts";
 import { isPlain } from "./graph.ts";
+import { withInterventions } from "./_nonfinite.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import type { Resolved, Tracer } from "./tracer.ts";
@@ -133,6 +143,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
    * ```
    */
   static async load(idOrDir: string, opts: LanguageModelLoadOptions = {}): Promise<LanguageModel> {
+    checkOptions(opts, LOAD_OPTIONS, "load options");
     const device = await resolveDevice(opts.device ?? "auto");
     await startCpuThreads(device);
     const { model, tokenizer } = await loadGPT2(idOrDir, { ...opts, device });
@@ -151,6 +162,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
     config: Partial<GPT2Config> = {},
     opts: { seed?: number; device?: "auto" | Device } = {},
   ): Promise<LanguageModel> {
+    checkOptions(opts, RANDOM_OPTIONS, "random options");
     const device = await resolveDevice(opts.device ?? "cpu");
     await startCpuThreads(device);
     const { model, tokenizer } = await randomGPT2(config, { seed: opts.seed, device });
@@ -185,7 +197,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
   generate<R>(opts: GenerateOptions, fn: TraceFn<R>): Promise<Resolved<R>>;
   generate(a: unknown, b?: unknown, c?: unknown): Promise<unknown> {
     const bare = isPlain(a) && (typeof b === "function" || b === undefined);
-    const [inputs, opts, fn] = bare ? [[], a, b] : [[a], b ?? {}, c];
+    const [inputs, opts, fn] = bare ? [[], a, b] : [[a], b === undefined ? {} : b, c];
     const mode: RunMode = { kind: "generate", options: opts as Record<string, unknown> };
     return this.execute(mode, inputs, fn as TraceFn<unknown> | undefined);
   }
@@ -202,7 +214,11 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       const x = tracer.inputs[i];
       if (x instanceof Tensor && x.device === "webgpu") tracer.inputs[i] = await x.toDevice("cpu");
     }
-    return await super.runTracer(tracer, mode, out, meta, raw);
+    try {
+      return await super.runTracer(tracer, mode, out, meta, raw);
+    } catch (e) {
+      throw withInterventions(e, tracer.graph);
+    }
   }
 
   /** Token-id rows of one input. */
@@ -232,7 +248,10 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
 
   /** Left-pads every invoke's rows into one batch and runs a forward pass or generate(). */
   protected override plan(inputs: unknown[], mode: RunMode, root: Module, meta: boolean): RunPlan {
-    const per = inputs.map((x) => this.rowsOf(x));
+    const vocab = this.config.vocab_size;
+    const per = inputs.map((x, i) =>
+      checkTokenRows(this.rowsOf(x), vocab, inputs.length > 1 ? `Invoke ${i}` : "")
+    );
     const invokes: InvokeRows[] = [];
     const rows: number[][] = [];
     for (const r of per) {
@@ -244,22 +263,23 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
     const device: Device = meta ? "meta" : model.device;
     const width = Math.max(...rows.map((r) => r.length));
     if (mode.kind === "generate") {
+      const options = checkGenerateOptions(mode.options as GenerateOptions | undefined, vocab);
+      const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+      checkPromptLength(width, maxNew, this.config.n_positions);
       let steps = 0;
       return {
         invokes,
         batchSize: rows.length,
         device,
         body: async () => {
-          const ids = await generate(model, rows, {
-            padTokenId: pad,
-            ...mode.options as GenerateOptions,
-          });
+          const ids = await generateHeld(model, rows, { padTokenId: pad, ...options });
           steps = ids.shape[1] - width;
           return ids;
         },
         summary: () => `generation ran ${steps} step${steps === 1 ? "" : "s"}`,
       };
     }
+    checkPromptLength(width, 0, this.config.n_positions);
     return {
       invokes,
       batchSize: rows.length,
@@ -268,7 +288,7 @@ export class LanguageModel extends NNsight<GPT2LMHeadModel> {
       // and the values the trace keeps are not.
       body: () =>
         Promise.resolve(tidy(() => {
-          const b = prepareBatch(rows, pad, { device });
+          const b = prepareBatch(rows, pad, { device, vocabSize: vocab });
           const padded = b.lengths.some((n) => n !== b.width);
           const opts = padded ? { attentionMask: b.attentionMask, positionIds: b.positionIds } : {};
           return model.call(b.inputIds, opts);
