@@ -15,7 +15,20 @@
 export { Module, type ModuleHook, ModuleList } from "./module.ts";
 export * from "./gpt2/mod.ts";
 export { type LoadedGPT2, loadGPT2, type LoadGPT2Options, randomGPT2 } from "./load.ts";
-export { generate, type GenerateOptions } from "./generate.ts";
+export { generate, generateHeld, type GenerateOptions } from "./generate.ts";
+export { NonFiniteLogitsError } from "./finite.ts";
+export { lockOf, ModelLock, withLock } from "./lock.ts";
+export {
+  checkGenerateOptions,
+  checkOptions,
+  checkPromptLength,
+  checkTokenId,
+  checkTokenRows,
+  MAX_TOKEN_ID,
+  type OptionKind,
+  PromptLengthError,
+  TokenIdError,
+} from "./validate.ts";
 export { type Batch, normalizeRows, prepareBatch } from "./batch.ts";
 export {
   type Activation as ActivationName,

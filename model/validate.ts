@@ -218,7 +218,8 @@ function checkValue(
     const text = typeof kind === "object" && !isEnum(kind) ? kind.check(value) : null;
     return text ? { text: `${found}: ${text}`, range: true } : null;
   }
-  return typeof value === base ? null : type(expected(kind));
+  const actual: string = typeof value; // "boolean", "string" or "function" is wanted here
+  return actual === base ? null : type(expected(kind));
 }
 
 /** "an integer", "a boolean", ... for messages. */
@@ -238,7 +239,7 @@ function baseOf(kind: OptionKind): string {
 }
 
 /** A value as messages quote it, with its type where JSON would hide it (`the string "5"`). */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 40))}`;
   if (typeof value === "bigint") return `the bigint ${value}n`;
   if (typeof value === "function") return "a function";
