@@ -264,3 +264,36 @@ deviceTest(
     await stillUsable(model);
   },
 );
+
+Deno.test("inputs: a serialised request is checked like a call (ids, options, length)", async () => {
+  const model = await tiny("cpu");
+  const fn = () => model.lm_head.output.get(":, -1").save();
+  const req = (input: unknown, mode?: { kind: "generate"; options: Record<string, unknown> }) =>
+    JSON.parse(JSON.stringify(model.record(fn, { input, mode })));
+  await rejects(model.run(req([2 ** 32 + 464])), TokenIdError, `${2 ** 32 + 464}`);
+  await rejects(model.run(req(new Array(P + 1).fill(1))), PromptLengthError);
+  const gen = (options: Record<string, unknown>) => req([464], { kind: "generate", options });
+  await rejects(model.run(gen({ maxNewTokens: "5" })), TypeError, 'the string "5"');
+  await rejects(model.run(gen({ steps: 3 })), TypeError, 'Unknown option "steps"');
+  await rejects(model.run(gen({ padTokenId: V })), TokenIdError, "padTokenId");
+  const ok = await model.run(gen({ maxNewTokens: 2 }));
+  assert.equal(ok.saved.size, 1);
+});
+
+deviceTest("inputs: the finite check keeps one readback per generated token", async (device) => {
+  const model = await tiny(device);
+  const proto = Object.getPrototypeOf(tensor([1])) as { data: () => Promise<unknown> };
+  const data = proto.data;
+  let reads = 0;
+  proto.data = function (this: unknown) {
+    reads++;
+    return data.call(this);
+  };
+  try {
+    await generate(model.module, [[464, 412], [1]], { maxNewTokens: 5 });
+    await generate(model.module, [[464]], { maxNewTokens: 3, doSample: true, topK: 4, seed: 1 });
+  } finally {
+    proto.data = data;
+  }
+  assert.equal(reads, 5 + 3);
+});
