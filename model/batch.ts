@@ -2,6 +2,7 @@
 // do: input ids, attention mask and position ids (cumsum(mask) - 1). Runs no model.
 
 import { type Device, type Tensor, tensor } from "../engine/mod.ts";
+import { checkTokenId } from "./validate.ts";
 
 /** A left-padded batch, as tensors and as the host arrays they were made from. */
 export interface Batch {
@@ -20,8 +21,8 @@ export interface Batch {
 }
 
 /**
- * Checks rows of token ids: a non-empty array of non-empty arrays of integers in [0, vocab).
- * A flat array is taken as one row.
+ * Checks rows of token ids: a non-empty array of non-empty arrays of integers in [0, vocab)
+ * (int32 when no vocab is given; a TokenIdError otherwise). A flat array is taken as one row.
  *
  * @example
  * ```ts
@@ -45,13 +46,7 @@ export function normalizeRows(
         `Row ${r} is ${JSON.stringify(row)}: each row needs at least one token id`,
       );
     }
-    for (const id of row) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-        throw new RangeError(
-          `Row ${r} has token id ${JSON.stringify(id)}: ids must be integers in [0, ${vocabSize})`,
-        );
-      }
-    }
+    row.forEach((id, i) => checkTokenId(id, vocabSize, `Row ${r}, position ${i}`));
     return [...row] as number[];
   });
 }
@@ -59,7 +54,8 @@ export function normalizeRows(
 /**
  * Pads rows on the left with `padId` to one length and builds the attention mask and the
  * position ids (cumsum(mask) - 1, clamped at 0), so every row's tokens get the positions they
- * would have alone. Both `generate()` and a batched forward use it.
+ * would have alone. Both `generate()` and a batched forward use it. Ids (and the pad id, when a
+ * row is padded) must lie in [0, opts.vocabSize).
  *
  * @example
  * ```ts
@@ -72,11 +68,14 @@ export function normalizeRows(
 export function prepareBatch(
   rows: readonly (readonly number[])[],
   padId: number,
-  opts: { device?: Device } = {},
+  opts: { device?: Device; vocabSize?: number } = {},
 ): Batch {
-  const checked = normalizeRows(rows);
+  const checked = normalizeRows(rows, opts.vocabSize);
   const B = checked.length;
   const T = Math.max(...checked.map((r) => r.length));
+  if (checked.some((r) => r.length < T)) {
+    checkTokenId(padId, opts.vocabSize ?? Infinity, "The pad id");
+  }
   const ids = new Int32Array(B * T).fill(padId);
   const mask = new Int32Array(B * T);
   const pos = new Int32Array(B * T);

@@ -14,6 +14,14 @@ import {
 } from "../engine/mod.ts";
 import { normalizeRows, prepareBatch } from "./batch.ts";
 import type { CausalLM, CausalLMForwardOptions, KVCacheLike } from "./causal_lm.ts";
+import { guardFinite } from "./finite.ts";
+import { lockOf, withLock } from "./lock.ts";
+import {
+  checkGenerateOptions,
+  checkPromptLength,
+  checkTokenId,
+  DEFAULT_MAX_NEW_TOKENS,
+} from "./validate.ts";
 
 /** Options of {@link generate}; names follow HF generate() in camelCase. */
 export interface GenerateOptions {
@@ -61,6 +69,10 @@ interface Picker {
  * caller's. One readback per step (the picked ids), plus one more per step only when a
  * streamer hook replaced the ids.
  *
+ * Runs holding the model's lock (model/lock.ts): it waits for a trace or another generate() on
+ * the same model to end. Refuses bad ids (TokenIdError), options (TypeError/RangeError), too
+ * long prompts (PromptLengthError) and logits with NaN or ±Inf (NonFiniteLogitsError).
+ *
  * @example
  * ```ts
  * import { GPT2LMHeadModel } from "./gpt2/model.ts";
@@ -71,29 +83,47 @@ interface Picker {
  * ids.shape; // [2, 5]
  * ```
  */
-export async function generate(
+export function generate(
+  model: CausalLM,
+  input: readonly number[] | readonly (readonly number[])[],
+  opts: GenerateOptions = {},
+): Promise<Tensor> {
+  return withLock(model, () => generateHeld(model, input, opts));
+}
+
+/**
+ * {@link generate} for a caller that already holds the model's lock (a traced generate).
+ *
+ * @example
+ * ```ts
+ * import { GPT2LMHeadModel } from "./gpt2/model.ts";
+ * import { generateHeld } from "./generate.ts";
+ * import { withLock } from "./lock.ts";
+ * const model = new GPT2LMHeadModel({ n_layer: 1, n_embd: 8, n_head: 2 });
+ * const ids = await withLock(model, () => generateHeld(model, [464], { maxNewTokens: 1 }));
+ * ```
+ */
+export async function generateHeld(
   model: CausalLM,
   input: readonly number[] | readonly (readonly number[])[],
   opts: GenerateOptions = {},
 ): Promise<Tensor> {
   const shape = model.shape;
+  checkGenerateOptions(opts, shape.vocabSize);
   const rows = normalizeRows(input, shape.vocabSize);
-  const maxNew = opts.maxNewTokens ?? 20;
+  const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   const eos: number | null = opts.eosTokenId ?? shape.eosTokenIds[0] ?? null;
   const pad = opts.padTokenId ?? shape.padTokenId ?? eos ?? 0;
-  if (!Number.isInteger(maxNew) || maxNew < 0) {
-    throw new RangeError(`maxNewTokens is ${maxNew}: it must be an integer >= 0`);
-  }
-  const pick = makePicker(opts);
+  const pick = guardFinite(makePicker(opts));
   const device = model.device;
   const T = Math.max(...rows.map((r) => r.length));
-  if (T + maxNew > shape.maxPositions) {
-    throw new RangeError(
-      `Prompt of ${T} tokens plus maxNewTokens ${maxNew} exceeds the model's ${shape.maxPositions} positions: shorten the prompt or generate fewer tokens`,
-    );
-  }
+  checkPromptLength(T, maxNew, shape.maxPositions);
+  if (opts.stopAtEos) checkTokenId(pad, shape.vocabSize, "The pad id");
+  const lock = lockOf(model);
+  // A step's model calls: in a tidy, and marked as the lock holder's (trace hooks act on them).
+  const held = <R>(fn: () => R): R => lock.enter(() => tidy(fn));
   const B = rows.length;
-  const batch = prepareBatch(rows, pad, { device });
+  const batch = prepareBatch(rows, pad, { device, vocabSize: shape.vocabSize });
   const padded = batch.lengths.some((n) => n !== T);
   const cache = model.newCache({ batch: B, capacity: Math.max(1, T + maxNew) });
   const hostIds = batch.hostIds;
@@ -103,7 +133,7 @@ export async function generate(
   let ownIds = false; // whether `ids` was made by this call (and so is freed by it)
   try {
     for (let step = 0; step < maxNew; step++) {
-      const [picked] = tidy(() => {
+      const [picked] = held(() => {
         const fwd: CausalLMForwardOptions = !padded
           ? { cache }
           : step === 0
@@ -121,7 +151,7 @@ export async function generate(
       }
       if (opts.stopAtEos) next = next.map((id, b) => (finished[b] ? pad : id));
       const mark = allocationMark();
-      const { streamed, replaced } = tidy(() => {
+      const { streamed, replaced } = held(() => {
         const fresh = tensor(next, [B, 1], { device }); // (B, 1)
         const version = fresh.storage.version;
         const streamed = model.generator.streamer.call(fresh);
@@ -148,7 +178,7 @@ export async function generate(
       all.set(hostIds.subarray(b * T, (b + 1) * T), b * width);
       columns.forEach((col, j) => (all[b * width + T + j] = col[b]));
     }
-    return tidy(() => model.generator.call(tensor(all, [B, width], { device })));
+    return held(() => model.generator.call(tensor(all, [B, width], { device })));
   } finally {
     if (ownIds) release(ids);
     cache.dispose();

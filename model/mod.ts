@@ -51,7 +51,20 @@ export {
   randomModel,
   readConfigJson,
 } from "./load.ts";
-export { generate, type GenerateOptions } from "./generate.ts";
+export { generate, generateHeld, type GenerateOptions } from "./generate.ts";
+export { NonFiniteLogitsError } from "./finite.ts";
+export { lockOf, ModelLock, withLock } from "./lock.ts";
+export {
+  checkGenerateOptions,
+  checkOptions,
+  checkPromptLength,
+  checkTokenId,
+  checkTokenRows,
+  MAX_TOKEN_ID,
+  type OptionKind,
+  PromptLengthError,
+  TokenIdError,
+} from "./validate.ts";
 export { type Batch, normalizeRows, prepareBatch } from "./batch.ts";
 export {
   type Activation as ActivationName,

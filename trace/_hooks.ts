@@ -2,6 +2,7 @@
 // getters and call counter. Installs and removes hooks, and calls a module for the graph with
 // events ignored; what an event does is the caller's.
 
+import { lockOf, type ModelLock } from "../model/lock.ts";
 import type { Module, ModuleHook } from "../model/module.ts";
 import type { Node } from "./graph.ts";
 
@@ -25,7 +26,8 @@ export type EventHandler = (e: Entry, input: boolean, value: unknown, iteration:
 
 /**
  * The hooks of one run. During `callUnhooked` (a module called by the graph itself), events are
- * ignored and not counted.
+ * ignored and not counted; so are calls other code makes while the run holds the model's lock
+ * but is not inside `lock.enter` (a plain `module.call` between a traced generate's steps).
  *
  * @example
  * ```ts ignore
@@ -39,6 +41,7 @@ export class HookSet {
   /** Entries by module path. */
   readonly #entries = new Map<string, Entry>();
   readonly #root: Module;
+  readonly #lock: ModelLock;
   #installed = false;
   /** True while events must be ignored. */
   #muted = false;
@@ -46,6 +49,7 @@ export class HookSet {
   /** Hooks for modules below `root`. */
   constructor(root: Module) {
     this.#root = root;
+    this.#lock = lockOf(root);
   }
 
   /** Registers a getter node on its module. */
@@ -106,20 +110,26 @@ export class HookSet {
     }
   }
 
+  /** True when an event is not the run's: the graph's own call, or another caller's. */
+  get #ignored(): boolean {
+    return this.#muted || !this.#lock.ownsCalls;
+  }
+
   #hook(e: Entry, handle: EventHandler): ModuleHook {
     return {
       input: (_m, args) => {
-        if (this.#muted) return undefined;
+        if (this.#ignored) return undefined;
         const it = e.calls++;
         return e.inputs.length ? handle(e, true, args, it) as unknown[] | undefined : undefined;
       },
       skip: () => {
+        if (this.#ignored) return undefined;
         const box = e.skipBox;
         e.skipBox = null;
         return box ?? undefined;
       },
       output: e.outputs.length
-        ? (_m, out) => (this.#muted ? undefined : handle(e, false, out, e.calls - 1))
+        ? (_m, out) => (this.#ignored ? undefined : handle(e, false, out, e.calls - 1))
         : undefined,
     };
   }

@@ -12,8 +12,17 @@ import {
 import { prepareBatch } from "../model/batch.ts";
 import type { CausalLM, DecoderPaths, DecoderShape } from "../model/causal_lm.ts";
 import { familyOf } from "../model/families.ts";
-import { generate, type GenerateOptions } from "../model/generate.ts";
+import { generateHeld, type GenerateOptions } from "../model/generate.ts";
 import { loadModel, type LoadModelOptions, randomModel } from "../model/load.ts";
+import {
+  checkGenerateOptions as checkGenerateOpts,
+  checkOptions,
+  checkPromptLength,
+  checkTokenRows,
+  DEFAULT_MAX_NEW_TOKENS,
+  LOAD_OPTIONS,
+  RANDOM_OPTIONS,
+} from "../model/validate.ts";
 import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { GPT2Envoys } from "./envoys/gpt2.ts";
@@ -24,6 +33,7 @@ import { checkGenerateOptions, checkModeKind, invalid } from "./_request.ts";
 import type { GraphLimits } from "./_validate.ts";
 import { GraphLimitError } from "./errors.ts";
 import { isPlain } from "./graph.ts";
+import { withInterventions } from "./_nonfinite.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import type { Resolved, Tracer } from "./tracer.ts";
@@ -111,6 +121,7 @@ export class LanguageModel extends NNsight<CausalLM> {
     idOrDir: string,
     opts: LanguageModelLoadOptions = {},
   ): Promise<LanguageModel & E> {
+    checkOptions(opts, LOAD_OPTIONS, "load options");
     const device = await resolveDevice(opts.device ?? "auto");
     await startCpuThreads(device);
     const { model, tokenizer } = await loadModel(idOrDir, { ...opts, device });
@@ -131,6 +142,7 @@ export class LanguageModel extends NNsight<CausalLM> {
     config: Record<string, unknown> = {},
     opts: { seed?: number; device?: "auto" | Device } = {},
   ): Promise<LanguageModel & E> {
+    checkOptions(opts, RANDOM_OPTIONS, "random options");
     const device = await resolveDevice(opts.device ?? "cpu");
     await startCpuThreads(device);
     const { model, tokenizer } = await randomModel(config, { seed: opts.seed, device });
@@ -175,7 +187,7 @@ export class LanguageModel extends NNsight<CausalLM> {
   generate<R>(opts: GenerateOptions, fn: TraceFn<R>): Promise<Resolved<R>>;
   generate(a: unknown, b?: unknown, c?: unknown): Promise<unknown> {
     const bare = isPlain(a) && (typeof b === "function" || b === undefined);
-    const [inputs, opts, fn] = bare ? [[], a, b] : [[a], b ?? {}, c];
+    const [inputs, opts, fn] = bare ? [[], a, b] : [[a], b === undefined ? {} : b, c];
     const mode: RunMode = { kind: "generate", options: opts as Record<string, unknown> };
     return this.execute(mode, inputs, fn as TraceFn<unknown> | undefined);
   }
@@ -192,7 +204,11 @@ export class LanguageModel extends NNsight<CausalLM> {
       const x = tracer.inputs[i];
       if (x instanceof Tensor && x.device === "webgpu") tracer.inputs[i] = await x.toDevice("cpu");
     }
-    return await super.runTracer(tracer, mode, out, meta, raw);
+    try {
+      return await super.runTracer(tracer, mode, out, meta, raw);
+    } catch (e) {
+      throw withInterventions(e, tracer.graph);
+    }
   }
 
   /** Checks a request's mode: trace, or generate with valid options. */
@@ -230,7 +246,8 @@ export class LanguageModel extends NNsight<CausalLM> {
       rows += ids.length;
     });
     const steps = mode.kind === "generate"
-      ? (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ?? 20
+      ? (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ??
+        DEFAULT_MAX_NEW_TOKENS
       : 0;
     const positions = this.shape.maxPositions;
     if (width + steps > positions) {
@@ -286,7 +303,10 @@ export class LanguageModel extends NNsight<CausalLM> {
 
   /** Left-pads every invoke's rows into one batch and runs a forward pass or generate(). */
   protected override plan(inputs: unknown[], mode: RunMode, root: Module, meta: boolean): RunPlan {
-    const per = inputs.map((x) => this.rowsOf(x));
+    const vocab = this.shape.vocabSize;
+    const per = inputs.map((x, i) =>
+      checkTokenRows(this.rowsOf(x), vocab, inputs.length > 1 ? `Invoke ${i}` : "")
+    );
     const invokes: InvokeRows[] = [];
     const rows: number[][] = [];
     for (const r of per) {
@@ -299,22 +319,23 @@ export class LanguageModel extends NNsight<CausalLM> {
     const device: Device = meta ? "meta" : model.device;
     const width = Math.max(...rows.map((r) => r.length));
     if (mode.kind === "generate") {
+      const options = checkGenerateOpts(mode.options as GenerateOptions | undefined, vocab);
+      const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+      checkPromptLength(width, maxNew, shape.maxPositions);
       let steps = 0;
       return {
         invokes,
         batchSize: rows.length,
         device,
         body: async () => {
-          const ids = await generate(model, rows, {
-            padTokenId: pad,
-            ...mode.options as GenerateOptions,
-          });
+          const ids = await generateHeld(model, rows, { padTokenId: pad, ...options });
           steps = ids.shape[1] - width;
           return ids;
         },
         summary: () => `generation ran ${steps} step${steps === 1 ? "" : "s"}`,
       };
     }
+    checkPromptLength(width, 0, shape.maxPositions);
     return {
       invokes,
       batchSize: rows.length,
@@ -323,7 +344,7 @@ export class LanguageModel extends NNsight<CausalLM> {
       // and the values the trace keeps are not.
       body: () =>
         Promise.resolve(tidy(() => {
-          const b = prepareBatch(rows, pad, { device });
+          const b = prepareBatch(rows, pad, { device, vocabSize: vocab });
           const padded = b.lengths.some((n) => n !== b.width);
           const opts = padded ? { attentionMask: b.attentionMask, positionIds: b.positionIds } : {};
           return model.call(b.inputIds, opts);

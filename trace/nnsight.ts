@@ -2,6 +2,7 @@
 // unknown properties resolve to the root envoy's children. Knows no model family or tokenizer.
 
 import { cat, type Device, Tensor, tidy } from "../engine/mod.ts";
+import { lockOf, withLock } from "../model/lock.ts";
 import type { Module } from "../model/module.ts";
 import { Envoy } from "./envoy.ts";
 import { checkModeKind, checkRequest, invalid } from "./_request.ts";
@@ -214,7 +215,11 @@ export class NNsight<M extends Module = Module> {
     return this.runTracer(tracer, mode, out, meta, !fn);
   }
 
-  /** Plans and runs a recorded tracer. */
+  /**
+   * Plans and runs a recorded tracer holding the model's lock, so runs on one model queue. The
+   * plan's body starts inside `lock.enter`: its synchronous model calls are the run's own; a
+   * body that calls the model after an await must wrap those calls in `lockOf(root).enter`.
+   */
   protected async runTracer(
     tracer: Tracer,
     mode: RunMode,
@@ -228,7 +233,9 @@ export class NNsight<M extends Module = Module> {
       );
     }
     const root = meta ? this.meta() : this.module;
-    const output = await tracer.run(root, this.plan(tracer.inputs, mode, root, meta), raw);
+    const plan = this.plan(tracer.inputs, mode, root, meta);
+    const body = () => lockOf(root).enter(() => plan.body());
+    const output = await withLock(root, () => tracer.run(root, { ...plan, body }, raw));
     return raw ? output : tracer.resolve(out);
   }
 
