@@ -252,7 +252,7 @@ function parseEntry(name: string, raw: unknown, dataLength: number): TensorInfo 
   const need = shape.reduce((a, d) => a * d, 1) * DTYPE_SIZE[dtype as SafetensorsDtype];
   if (need !== end - begin) {
     throw new ByteLengthError(
-      `Tensor "${name}" of shape "[${shape}]" and dtype "${dtype}" needs ${need} bytes but has ${
+      `Tensor "${name}" of shape "[${shape.join(", ")}]" and dtype "${dtype}" needs ${need} bytes but has ${
         end - begin
       }: the file is corrupt`,
     );
