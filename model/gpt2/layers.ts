@@ -92,7 +92,7 @@ export class LayerNorm extends Module {
  * import { tensor } from "../../engine/mod.ts";
  * import { Embedding } from "./layers.ts";
  * const wte = new Embedding(10, 4, "cpu");
- * wte.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 4]
+ * console.log(wte.forward(tensor([[1, 2]], undefined, { dtype: "int32" })).shape); // [1, 2, 4]
  * ```
  */
 export class Embedding extends Module {
