@@ -7,14 +7,17 @@ const TYPES: Record<string, string> = {
   js: "application/javascript",
   json: "application/json",
 };
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log("listening") }, async (req) => {
-  const path = decodeURIComponent(new URL(req.url).pathname);
-  if (path.includes("..")) return new Response("bad path", { status: 400 });
-  try {
-    const body = await Deno.readFile(root + path);
-    const type = TYPES[path.slice(path.lastIndexOf(".") + 1)] ?? "application/octet-stream";
-    return new Response(body, { headers: { "content-type": type } });
-  } catch {
-    return new Response("not found", { status: 404 });
-  }
-});
+Deno.serve(
+  { hostname: "127.0.0.1", port, onListen: () => console.log("listening") },
+  async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    if (path.includes("..")) return new Response("bad path", { status: 400 });
+    try {
+      const body = await Deno.readFile(root + path);
+      const type = TYPES[path.slice(path.lastIndexOf(".") + 1)] ?? "application/octet-stream";
+      return new Response(body, { headers: { "content-type": type } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  },
+);

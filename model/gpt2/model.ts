@@ -237,7 +237,9 @@ export class GPT2Model extends Module {
     const [B, T] = inputIds.shape;
     if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
       throw new TypeError(
-        `GPT2Model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape.join(", ")}]`,
+        `GPT2Model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${
+          inputIds.shape.join(", ")
+        }]`,
       );
     }
     const cache = opts.cache ?? null;
@@ -283,7 +285,9 @@ function attentionBias(
   if (mask) {
     if (mask.ndim !== 2 || mask.shape[0] !== B || mask.shape[1] !== S) {
       throw new RangeError(
-        `GPT2Model: attention mask has shape [${mask.shape.join(", ")}], expected [${B}, ${S}] (batch, past + new positions)`,
+        `GPT2Model: attention mask has shape [${
+          mask.shape.join(", ")
+        }], expected [${B}, ${S}] (batch, past + new positions)`,
       );
     }
     const pad = mask.eq(0).astype("float32").mul(MASKED).reshape(B, 1, 1, S); // (B, 1, 1, S)
