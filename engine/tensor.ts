@@ -165,14 +165,25 @@ export class Tensor {
   asView(): View {
     return { storage: this.storage, shape: this.shape, strides: this.strides, offset: this.offset };
   }
-  /** This tensor broadcast (as a view with 0 strides) to `shape`. */
-  expand(...shape: number[]): Tensor {
+  /** This tensor broadcast (as a view with 0 strides) to `shape`: `expand(2, 3)` or `expand([2, 3])`. */
+  expand(shape: readonly number[]): Tensor;
+  /** This tensor broadcast to the given sizes (-1 keeps an axis). */
+  expand(...shape: number[]): Tensor;
+  expand(...args: (number | readonly number[])[]): Tensor {
+    const shape = shapeArgs(args, "expand");
     const target = shape.map((d, i) => (d === -1 ? this.shape[i - shape.length + this.ndim] : d));
     const out = this.#view(target, broadcastStrides(this.shape, this.strides, target, "expand"));
     return record("expand", out, [this]);
   }
-  /** The same elements with another shape (one axis may be -1); a view when the layout allows. */
-  reshape(...shape: number[]): Tensor {
+  /**
+   * The same elements with another shape (one axis may be -1), `reshape(2, 3)` or
+   * `reshape([2, 3])`; a view when the layout allows.
+   */
+  reshape(shape: readonly number[]): Tensor;
+  /** The same elements with the given sizes (one may be -1). */
+  reshape(...shape: number[]): Tensor;
+  reshape(...args: (number | readonly number[])[]): Tensor {
+    const shape = shapeArgs(args, "reshape");
     const target = inferShape(shape, this.size, "reshape");
     const strides = viewStrides(this.shape, this.strides, target);
     const out = strides
@@ -181,7 +192,11 @@ export class Tensor {
     return record("reshape", out, [this]);
   }
   /** Like reshape, but never copies: throws when the layout does not allow a view. */
-  view(...shape: number[]): Tensor {
+  view(shape: readonly number[]): Tensor;
+  /** Like reshape with the given sizes, but never copies. */
+  view(...shape: number[]): Tensor;
+  view(...args: (number | readonly number[])[]): Tensor {
+    const shape = shapeArgs(args, "view");
     const target = inferShape(shape, this.size, "view");
     const strides = viewStrides(this.shape, this.strides, target);
     if (!strides) {
@@ -201,8 +216,12 @@ export class Tensor {
     [order[a], order[b]] = [order[b], order[a]];
     return this.permute(...order);
   }
-  /** Reorders the axes. */
-  permute(...dims: number[]): Tensor {
+  /** Reorders the axes: `permute(1, 0)` or `permute([1, 0])`. */
+  permute(dims: readonly number[]): Tensor;
+  /** Reorders the axes to the given order. */
+  permute(...dims: number[]): Tensor;
+  permute(...args: (number | readonly number[])[]): Tensor {
+    const dims = shapeArgs(args, "permute");
     const axes = dims.map((d) => normAxis(d, this.ndim, "permute"));
     if (axes.length !== this.ndim || new Set(axes).size !== axes.length) {
       throw new RangeError(`permute: ${fmtShape(dims)} is not a permutation of ${this.ndim} axes`);
@@ -860,4 +879,20 @@ function describe(v: unknown): string {
   return typeof v === "object"
     ? (v.constructor?.name ?? "an object")
     : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Sizes or axes given as numbers (`reshape(2, 3)`) or as one array (`reshape([2, 3])`), as torch. */
+function shapeArgs(args: readonly (number | readonly number[])[], op: string): number[] {
+  const list = args.length === 1 && Array.isArray(args[0]) ? args[0] : args;
+  const bad = list.find((d) => typeof d !== "number");
+  if (bad !== undefined) {
+    throw new TypeError(
+      `${op} takes numbers or one array of numbers, got ${
+        Array.isArray(bad)
+          ? "an array among other arguments"
+          : `${typeof bad} ${JSON.stringify(bad)}`
+      }: write ${op}(2, 3) or ${op}([2, 3])`,
+    );
+  }
+  return [...list] as number[];
 }

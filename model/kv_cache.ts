@@ -121,7 +121,9 @@ export class KVCache implements KVCacheLike {
     }
     if (k.ndim !== 4 || B !== this.batch || nh !== nHead || hs !== headSize) {
       throw new RangeError(
-        `KVCache.update: keys have shape [${k.shape}], expected [${this.batch}, ${nHead}, T, ${headSize}]`,
+        `KVCache.update: keys have shape [${
+          k.shape.join(", ")
+        }], expected [${this.batch}, ${nHead}, T, ${headSize}]`,
       );
     }
     const end = this.#length + T;

@@ -112,4 +112,16 @@ export {
   resolveModelDir,
   type ResolveModelOptions,
 } from "./hub.ts";
-export { Tokenizer } from "./tokenizer.ts";
+export {
+  type ApplyChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  Tokenizer,
+} from "./tokenizer.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateContext,
+  ChatTemplateError,
+  type ChatTemplateSource,
+  renderChatTemplate,
+} from "./chat_template.ts";

@@ -333,9 +333,9 @@ function parseEntry(name: string, raw: unknown, dataLength: number): TensorInfo 
   const need = shape.reduce((a, d) => a * d, 1) * DTYPE_SIZE[dtype as SafetensorsDtype];
   if (need !== end - begin) {
     throw new ByteLengthError(
-      `Tensor "${name}" of shape "[${shape}]" and dtype "${dtype}" needs ${need} bytes but has ${
-        end - begin
-      }: the file is corrupt`,
+      `Tensor "${name}" of shape "[${
+        shape.join(", ")
+      }]" and dtype "${dtype}" needs ${need} bytes but has ${end - begin}: the file is corrupt`,
     );
   }
   return { dtype: dtype as SafetensorsDtype, shape, byteOffset: begin, byteLength: end - begin };

@@ -40,7 +40,9 @@ export function writeSafetensors(
     const size = t.shape.reduce((a, d) => a * d, 1);
     if (size !== t.data.length) {
       throw new RangeError(
-        `Tensor "${name}" has shape "[${t.shape}]" (${size} elements) but ${t.data.length} values`,
+        `Tensor "${name}" has shape "[${
+          t.shape.join(", ")
+        }]" (${size} elements) but ${t.data.length} values`,
       );
     }
     header[name] = {

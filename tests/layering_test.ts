@@ -10,7 +10,7 @@ type Layer = typeof LAYERS[number];
 /** What each layer may import from inside the repository. */
 const ALLOWED: Record<Layer, readonly string[]> = {
   engine: ["engine"],
-  model: ["engine", "model"],
+  model: ["engine", "model", "assets"],
   trace: ["engine", "model", "trace"],
 };
 
@@ -21,7 +21,7 @@ function importSpecifiers(source: string): string[] {
   const patterns = [
     /\b(?:import|export)\s+(?:type\s+)?[^'";]*?\bfrom\s*["']([^"']+)["']/g,
     /\bimport\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
+    /\bimport\s*\(\s*["']([^"']+)["']\s*[,)]/g,
   ];
   for (const re of patterns) for (const m of code.matchAll(re)) out.push(m[1]);
   return out;
@@ -88,6 +88,7 @@ export { c } from "../trace/c.ts";
 export * from "../engine/d.ts";
 import "../trace/side.ts";
 const m = await import("../trace/lazy.ts");
+const j = await import("../assets/x.json", { with: { type: "json" } });
 import {
   e,
   f,
@@ -103,6 +104,7 @@ import x from "npm:some-package@1";`;
     "npm:some-package@1",
     "../trace/side.ts",
     "../trace/lazy.ts",
+    "../assets/x.json",
   ]);
   const file = new URL("engine/cpu/k.ts", ROOT);
   const bad = violations(
@@ -149,4 +151,24 @@ Deno.test("engine/ imports neither model/ nor trace/, model/ never imports trace
   }
   assert.ok(files > 10, `only ${files} files found under engine/, model/, trace/`);
   assert.deepEqual(bad, [], `wrong-way imports:\n${bad.join("\n")}`);
+});
+
+/** Specifier schemes that resolve without an import map (what a user's folder may lack). */
+const SELF_CONTAINED = /^(\.{1,2}\/|\/|file:|npm:[^@/]*(@[^/]+\/)?[^@/]+@\d|jsr:|node:|https?:)/;
+
+Deno.test("library code has no bare specifier and pins every npm version", async () => {
+  assert.ok(SELF_CONTAINED.test("npm:@huggingface/jinja@0.5.13"));
+  assert.ok(!SELF_CONTAINED.test("npm:@huggingface/jinja"), "an npm specifier without a version");
+  assert.ok(!SELF_CONTAINED.test("@huggingface/tokenizers"));
+  const bad: string[] = [];
+  const roots = [...LAYERS.map((l) => new URL(`${l}/`, ROOT)), new URL("mod.ts", ROOT)];
+  for (const root of roots) {
+    const files = root.href.endsWith(".ts") ? [root] : await Array.fromAsync(tsFiles(root));
+    for (const file of files) {
+      for (const spec of importSpecifiers(await Deno.readTextFile(file))) {
+        if (!SELF_CONTAINED.test(spec)) bad.push(`${file.href.slice(ROOT.href.length)}: "${spec}"`);
+      }
+    }
+  }
+  assert.deepEqual(bad, [], `specifiers that need the repository's import map:\n${bad.join("\n")}`);
 });

@@ -163,7 +163,9 @@ export function truthy(v: unknown, what: string): boolean {
   if (!(v instanceof Tensor)) return !!v;
   if (v.size !== 1) {
     throw new TypeError(
-      `The condition ${what} has shape [${v.shape}]: a condition needs one element (use .any() style reductions like .sum())`,
+      `The condition ${what} has shape [${
+        v.shape.join(", ")
+      }]: a condition needs one element (use .any() style reductions like .sum())`,
     );
   }
   if (v.device === "meta") return true;
@@ -182,7 +184,9 @@ export function onDevice(a: unknown, device: Device | undefined): unknown {
     if (a.device === device) return a;
     if (a.device === "webgpu" && device !== "meta") {
       throw new TypeError(
-        `A webgpu tensor [${a.shape}] was passed to a trace of a model on the ${device}: move it first with await t.toDevice("${device}")`,
+        `A webgpu tensor [${
+          a.shape.join(", ")
+        }] was passed to a trace of a model on the ${device}: move it first with await t.toDevice("${device}")`,
       );
     }
     return a.to(device);

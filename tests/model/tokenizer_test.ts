@@ -80,3 +80,95 @@ Deno.test("fromDir and fromJSON read HF files; bad input is a clear error", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const LLAMA = new URL("../fixtures/tiny-llama/", import.meta.url);
+const llamaFiles = async () => ({
+  json: JSON.parse(await Deno.readTextFile(new URL("tokenizer.json", LLAMA))),
+  config: JSON.parse(await Deno.readTextFile(new URL("tokenizer_config.json", LLAMA))),
+});
+
+Deno.test("the Llama 2 tokenizer gives transformers' ids of the tiny-llama prompt", async () => {
+  const { prompt } = JSON.parse(await Deno.readTextFile(new URL("reference.json", LLAMA)));
+  const tok = await Tokenizer.fromDir(LLAMA);
+  assert.deepEqual(tok.encode(prompt.text), prompt.ids);
+  assert.deepEqual(tok.encode(prompt.text, { addSpecialTokens: false }), prompt.ids.slice(1));
+  assert.equal(tok.vocabSize, 32000);
+  assert.deepEqual([tok.bosTokenId, tok.eosTokenId, tok.unkTokenId, tok.padTokenId], [
+    1,
+    2,
+    0,
+    undefined,
+  ]);
+  assert.deepEqual(tok.specialTokens, {
+    bos_token: "<s>",
+    eos_token: "</s>",
+    unk_token: "<unk>",
+    additional_special_tokens: [],
+  });
+  // Expected strings from transformers 5.18 (LlamaTokenizer.decode).
+  assert.equal(tok.decode([1, 15043, 2]), "<s> discovery</s>");
+  assert.equal(tok.decode([1, 15043, 2], { skipSpecialTokens: true }), "discovery");
+  assert.equal(tok.decode([]), "");
+  assert.equal(tok.decode(tok.encode(prompt.text), { skipSpecialTokens: true }), prompt.text);
+});
+
+Deno.test("add_bos_token / add_eos_token apply as transformers applies them", async () => {
+  const { json, config } = await llamaFiles();
+  const text = "The Eiffel Tower";
+  const body = [415, 413, 2728, 301, 19895];
+  const with_ = (c: object) => Tokenizer.fromJSON(json, { ...config, ...c }).encode(text);
+  // transformers 5.18: AutoTokenizer.from_pretrained(dir, add_eos_token=True, add_bos_token=False)
+  assert.deepEqual(with_({ add_bos_token: false, add_eos_token: true }), [...body, 2]);
+  assert.deepEqual(with_({ add_bos_token: true, add_eos_token: true }), [1, ...body, 2]);
+  assert.deepEqual(with_({ add_bos_token: false }), body);
+  // LlamaTokenizer defaults: BOS on, EOS off, even where the config does not say.
+  assert.deepEqual(with_({ add_bos_token: undefined, add_eos_token: undefined }), [1, ...body]);
+  // Another class without the flags keeps tokenizer.json's post-processor (which adds <s>)...
+  assert.deepEqual(
+    with_({ tokenizer_class: "PreTrainedTokenizerFast", add_bos_token: undefined }),
+    [1, ...body],
+  );
+  // ...and one that sets a flag is rebuilt from it, the other side kept as tokenizer.json has it.
+  assert.deepEqual(
+    with_({ tokenizer_class: "PreTrainedTokenizerFast", add_bos_token: false }),
+    body,
+  );
+  assert.deepEqual(
+    with_({
+      tokenizer_class: "PreTrainedTokenizerFast",
+      add_bos_token: undefined,
+      add_eos_token: true,
+    }),
+    [1, ...body, 2],
+  );
+  // Special tokens written as AddedToken objects, as older configs store them.
+  const added = Tokenizer.fromJSON(json, {
+    ...config,
+    bos_token: { __type: "AddedToken", content: "<s>" },
+    add_eos_token: true,
+  });
+  assert.equal(added.bosTokenId, 1);
+  assert.deepEqual(added.encode(text), [1, ...body, 2]);
+  assert.throws(
+    () => Tokenizer.fromJSON(json, { ...config, bos_token: null }),
+    /"add_bos_token" true but its "bos_token" \("none"\).*"add_bos_token": false/,
+  );
+  assert.throws(
+    () => Tokenizer.fromJSON(json, { ...config, add_eos_token: "yes" }),
+    /"add_eos_token" must be true or false, got "yes"/,
+  );
+  assert.throws(() => Tokenizer.fromJSON(json, null as never), /tokenizer_config\.json object/);
+});
+
+Deno.test({
+  name: "a missing read permission names the flag",
+  permissions: { read: false },
+  async fn() {
+    await assert.rejects(
+      Tokenizer.fromDir(LLAMA),
+      (e) => e instanceof Deno.errors.NotCapable && /--allow-read/.test((e as Error).message),
+    );
+    // The bundled GPT-2 tokenizer is a JSON module: it needs no permission at all.
+    assert.deepEqual((await Tokenizer.gpt2()).encode(" Paris"), [6342]);
+  },
+});

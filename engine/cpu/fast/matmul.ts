@@ -82,7 +82,9 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
   const [m, k, n] = [a.shape[nd - 2], a.shape[nd - 1], b.shape[nd - 1]];
   if (b.shape[nd - 2] !== k || out.shape[nd - 2] !== m || out.shape[nd - 1] !== n) {
     throw new TypeError(
-      `matmul: shapes do not chain, a [${a.shape}] @ b [${b.shape}] -> out [${out.shape}]`,
+      `matmul: shapes do not chain, a [${a.shape.join(", ")}] @ b [${b.shape.join(", ")}] -> out [${
+        out.shape.join(", ")
+      }]`,
     );
   }
   const work = m * n * k;

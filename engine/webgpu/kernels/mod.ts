@@ -16,10 +16,12 @@ export type { Host } from "./_common.ts";
  *
  * @example
  * ```ts
- * import { webgpuKernels } from "./mod.ts";
- * import type { Host } from "./_common.ts";
- * declare const host: Host;
- * const kernels = webgpuKernels(host); // kernels.matmul(out, a, b) records a dispatch
+ * import { type Host, webgpuKernels } from "./mod.ts";
+ * // The webgpu backend builds its table from its Host (device, buffer pool, pipeline cache).
+ * function tableOf(host: Host) {
+ *   return webgpuKernels(host); // kernels.matmul(out, a, b) records a dispatch
+ * }
+ * console.log(typeof tableOf); // "function"
  * ```
  */
 export function webgpuKernels(host: Host): Kernels {
