@@ -1,0 +1,135 @@
+// The line plot: chosen tokens' probabilities across layers, one coloured line per token, with
+// axes, ticks and a legend. Renders given numbers; computes none.
+
+import {
+  CATEGORICAL,
+  checkProbability,
+  el,
+  escapeXml,
+  round,
+  svgDocument,
+  text,
+  visibleToken,
+} from "./_svg.ts";
+
+/** One line: a label (a token) and one value per x position. */
+export interface LineSeries {
+  /** Legend text (untrusted: escaped when drawn). */
+  label: string;
+  /** One probability per x label, each in [0, 1]. */
+  values: readonly number[];
+}
+
+/** What {@link linePlotSvg} draws. */
+export interface LinePlotData {
+  /** Labels of the x positions, e.g. "0", "1", ... for layers. */
+  x: readonly string[];
+  /** The lines. */
+  series: readonly LineSeries[];
+  /** Title above the plot; default "Probability across layers". */
+  title?: string;
+  /** Caption of the x axis; default "layer". */
+  xLabel?: string;
+  /** Caption of the y axis; default "probability". */
+  yLabel?: string;
+}
+
+const LEFT = 56;
+const TOP = 40;
+const PLOT_H = 220;
+const LEGEND_W = 150;
+
+/**
+ * Probabilities across layers as an SVG line plot: y from 0 to 1 with gridlines, one line and
+ * marker per point for each series, a legend of the (escaped) labels.
+ *
+ * @example
+ * ```ts
+ * import { linePlotSvg } from "./line_plot.ts";
+ * const svg = linePlotSvg({ x: ["0", "1", "2"], series: [{ label: " Paris", values: [0.1, 0.3, 0.8] }] });
+ * console.log(svg.match(/<circle/g)?.length); // 3
+ * ```
+ */
+export function linePlotSvg(data: LinePlotData): string {
+  const N = data.x.length;
+  if (N === 0 || data.series.length === 0) {
+    throw new RangeError(
+      `The line plot has ${N} x positions and ${data.series.length} series: pass at least one of each`,
+    );
+  }
+  const plotW = Math.max(240, Math.min(720, N * 40));
+  const step = N > 1 ? plotW / (N - 1) : 0;
+  const xAt = (i: number) => LEFT + (N > 1 ? i * step : plotW / 2);
+  const yAt = (p: number) => TOP + PLOT_H - p * PLOT_H;
+  const title = data.title ?? "Probability across layers";
+  const body: string[] = [
+    text({ x: LEFT, y: 22, "font-size": 14, "font-weight": "bold" }, title),
+  ];
+  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
+    body.push(
+      el("line", { x1: LEFT, x2: LEFT + plotW, y1: yAt(t), y2: yAt(t), stroke: "#dddddd" }),
+      text({ x: LEFT - 6, y: yAt(t) + 4, "text-anchor": "end", class: "y-tick" }, t.toFixed(2)),
+    );
+  }
+  data.x.forEach((label, i) => {
+    body.push(text(
+      { x: xAt(i), y: TOP + PLOT_H + 16, "text-anchor": "middle", class: "x-label" },
+      visibleToken(label, 8),
+    ));
+  });
+  body.push(
+    el("line", { x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + PLOT_H, stroke: "#333333" }),
+    el("line", { x1: LEFT, x2: LEFT + plotW, y1: yAt(0), y2: yAt(0), stroke: "#333333" }),
+    text(
+      { x: LEFT + plotW / 2, y: TOP + PLOT_H + 36, "text-anchor": "middle" },
+      data.xLabel ?? "layer",
+    ),
+    text(
+      {
+        x: 14,
+        y: TOP + PLOT_H / 2,
+        "text-anchor": "middle",
+        transform: `rotate(-90 14 ${TOP + PLOT_H / 2})`,
+      },
+      data.yLabel ?? "probability",
+    ),
+  );
+  data.series.forEach((s, k) => {
+    if (s.values.length !== N) {
+      throw new RangeError(
+        `Series ${
+          JSON.stringify(s.label)
+        } has ${s.values.length} values for ${N} x positions: pass one per position`,
+      );
+    }
+    const color = CATEGORICAL[k % CATEGORICAL.length];
+    const ps = s.values.map((v, i) => checkProbability(v, `series ${k}, x ${i}`));
+    const points = ps.map((p, i) => `${round(xAt(i))},${round(yAt(p))}`).join(" ");
+    const marks = ps.map((p, i) =>
+      el(
+        "circle",
+        { cx: xAt(i), cy: yAt(p), r: 3.5, fill: color },
+        `<title>${
+          escapeXml(`${JSON.stringify(s.label)} at ${data.x[i]}: ${p.toFixed(3)}`)
+        }</title>`,
+      )
+    );
+    const ly = TOP + 8 + k * 18;
+    body.push(el(
+      "g",
+      { class: "series" },
+      el("polyline", { points, fill: "none", stroke: color, "stroke-width": 2 }) + marks.join("") +
+        el("line", {
+          x1: LEFT + plotW + 16,
+          x2: LEFT + plotW + 36,
+          y1: ly,
+          y2: ly,
+          stroke: color,
+          "stroke-width": 3,
+        }) +
+        text({ x: LEFT + plotW + 42, y: ly + 4, class: "legend-label" }, visibleToken(s.label, 16)),
+    ));
+  });
+  const height = Math.max(TOP + PLOT_H + 50, TOP + 20 + data.series.length * 18);
+  return svgDocument(LEFT + plotW + LEGEND_W, height, body, title);
+}
