@@ -32,6 +32,20 @@ export interface LinePlotData {
   xLabel?: string;
   /** Caption of the y axis; default "probability". */
   yLabel?: string;
+  /** Top of the y axis; default the smallest of 0.01, 0.02, 0.05, 0.1, ..., 1 above every value. */
+  yMax?: number;
+}
+
+/** The smallest "nice" bound (1, 2 or 5 times a power of ten, at most 1) at or above `v`. */
+function niceMax(v: number): number {
+  for (let e = -4; e <= 0; e++) {
+    for (const m of [1, 2, 5]) {
+      const b = m * 10 ** e;
+      if (b >= 1) return 1;
+      if (b >= v) return b;
+    }
+  }
+  return 1;
 }
 
 const LEFT = 56;
@@ -40,7 +54,7 @@ const PLOT_H = 220;
 const LEGEND_W = 150;
 
 /**
- * Probabilities across layers as an SVG line plot: y from 0 to 1 with gridlines, one line and
+ * Probabilities across layers as an SVG line plot: y from 0 to `yMax` with gridlines, one line and
  * marker per point for each series, a legend of the (escaped) labels.
  *
  * @example
@@ -57,18 +71,34 @@ export function linePlotSvg(data: LinePlotData): string {
       `The line plot has ${N} x positions and ${data.series.length} series: pass at least one of each`,
     );
   }
+  const checked = data.series.map((s, k) => {
+    if (s.values.length !== N) {
+      throw new RangeError(
+        `Series ${
+          JSON.stringify(s.label)
+        } has ${s.values.length} values for ${N} x positions: pass one per position`,
+      );
+    }
+    return s.values.map((v, i) => checkProbability(v, `series ${k}, x ${i}`));
+  });
+  const yMax = data.yMax ?? niceMax(Math.max(...checked.flat()));
+  if (!(yMax > 0 && yMax <= 1)) throw new RangeError(`yMax is ${yMax}: pass a number in (0, 1]`);
+  const digits = yMax >= 0.1 ? 2 : 3;
   const plotW = Math.max(240, Math.min(720, N * 40));
   const step = N > 1 ? plotW / (N - 1) : 0;
   const xAt = (i: number) => LEFT + (N > 1 ? i * step : plotW / 2);
-  const yAt = (p: number) => TOP + PLOT_H - p * PLOT_H;
+  const yAt = (p: number) => TOP + PLOT_H - Math.min(p, yMax) / yMax * PLOT_H;
   const title = data.title ?? "Probability across layers";
   const body: string[] = [
     text({ x: LEFT, y: 22, "font-size": 14, "font-weight": "bold" }, title),
   ];
-  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
+  for (const t of [0, 0.25, 0.5, 0.75, 1].map((f) => f * yMax)) {
     body.push(
       el("line", { x1: LEFT, x2: LEFT + plotW, y1: yAt(t), y2: yAt(t), stroke: "#dddddd" }),
-      text({ x: LEFT - 6, y: yAt(t) + 4, "text-anchor": "end", class: "y-tick" }, t.toFixed(2)),
+      text(
+        { x: LEFT - 6, y: yAt(t) + 4, "text-anchor": "end", class: "y-tick" },
+        t.toFixed(digits),
+      ),
     );
   }
   data.x.forEach((label, i) => {
@@ -95,15 +125,8 @@ export function linePlotSvg(data: LinePlotData): string {
     ),
   );
   data.series.forEach((s, k) => {
-    if (s.values.length !== N) {
-      throw new RangeError(
-        `Series ${
-          JSON.stringify(s.label)
-        } has ${s.values.length} values for ${N} x positions: pass one per position`,
-      );
-    }
     const color = CATEGORICAL[k % CATEGORICAL.length];
-    const ps = s.values.map((v, i) => checkProbability(v, `series ${k}, x ${i}`));
+    const ps = checked[k];
     const points = ps.map((p, i) => `${round(xAt(i))},${round(yAt(p))}`).join(" ");
     const marks = ps.map((p, i) =>
       el(
@@ -131,5 +154,6 @@ export function linePlotSvg(data: LinePlotData): string {
     ));
   });
   const height = Math.max(TOP + PLOT_H + 50, TOP + 20 + data.series.length * 18);
-  return svgDocument(LEFT + plotW + LEGEND_W, height, body, title);
+  const width = Math.max(LEFT + plotW + LEGEND_W, LEFT + 8 * [...title].length);
+  return svgDocument(width, height, body, title);
 }

@@ -105,6 +105,9 @@ export function logitLensSvg(data: LogitLensData): string {
       layers[l],
     ));
   });
+  // Rotated labels reach down about sin(40 deg) * 6.5 px per character.
+  const longest = Math.max(...data.tokens.map((tok) => [...visibleToken(tok, 14)].length));
+  const captionY = bottom + 30 + Math.ceil(longest * 6.5 * 0.65);
   data.tokens.forEach((tok, t) => {
     const x = LEFT + t * CELL_W + CELL_W / 2;
     body.push(text(
@@ -119,8 +122,8 @@ export function logitLensSvg(data: LogitLensData): string {
     ));
   });
   body.push(
-    text({ x: LEFT + gridW / 2, y: bottom + 84, "text-anchor": "middle" }, "input token"),
+    text({ x: LEFT + gridW / 2, y: captionY, "text-anchor": "middle" }, "input token"),
     colorLegend(LEFT + gridW + 20, TOP + 12, Math.max(60, gridH - 12), "p(top-1)"),
   );
-  return svgDocument(LEFT + gridW + 80, bottom + 96, body, data.title ?? "Logit lens");
+  return svgDocument(LEFT + gridW + 80, captionY + 12, body, data.title ?? "Logit lens");
 }
