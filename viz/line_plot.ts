@@ -83,7 +83,7 @@ export function linePlotSvg(data: LinePlotData): string {
   });
   const yMax = data.yMax ?? niceMax(Math.max(...checked.flat()));
   if (!(yMax > 0 && yMax <= 1)) throw new RangeError(`yMax is ${yMax}: pass a number in (0, 1]`);
-  const digits = yMax >= 0.1 ? 2 : 3;
+  const digits = Math.max(2, 1 - Math.floor(Math.log10(yMax / 4))); // 0.025 needs 3
   const plotW = Math.max(240, Math.min(720, N * 40));
   const step = N > 1 ? plotW / (N - 1) : 0;
   const xAt = (i: number) => LEFT + (N > 1 ? i * step : plotW / 2);
