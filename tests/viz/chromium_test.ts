@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { logitLensSvg } from "../../viz/mod.ts";
 import { decodePng } from "./_png.ts";
 
-const NAMES = ["chromium", "chromium-browser", "google-chrome"];
+const NAMES = ["chromium"];
 
 /** The first Chromium binary on PATH (by name, as --allow-run grants it), or null. */
 function findChromium(): string | null {
