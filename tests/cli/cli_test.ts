@@ -13,15 +13,6 @@ import { cli, MODEL, PROMPT } from "./_run.ts";
 
 const COMMANDS = ["generate", "trace", "lens", "attention", "info"];
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("cli: --help on the CLI and on every command prints the usage and exits 0", async () => {
   const top = await cli("--help");
   assert.equal(top.code, 0);
@@ -358,8 +349,8 @@ Deno.test("cli info: files, parameter count, dtypes, config and module tree", as
     "Dtypes: float32 (40 tensors)",
   ]);
   assert.match(r.out, /"n_layer": 3,/);
-  assert.match(r.out, /^    wte: Embedding {2}weight \[50257, 32\]$/m);
-  assert.match(r.out, /^          c_attn: Conv1D {2}weight \[32, 96\], bias \[96\]$/m);
-  assert.match(r.out, /^      1 to 2: as 0$/m);
-  assert.match(r.out, /^  lm_head: LMHead$/m);
+  assert.match(r.out, /^ {4}wte: Embedding {2}weight \[50257, 32\]$/m);
+  assert.match(r.out, /^ {10}c_attn: Conv1D {2}weight \[32, 96\], bias \[96\]$/m);
+  assert.match(r.out, /^ {6}1 to 2: as 0$/m);
+  assert.match(r.out, /^ {2}lm_head: LMHead$/m);
 });

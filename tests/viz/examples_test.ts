@@ -31,7 +31,7 @@ Deno.test("examples: logit_lens.ts writes the heatmap and says where", async () 
   const dir = await Deno.makeTempDir();
   try {
     const out = await example("logit_lens.ts", `${dir}/lens.svg`);
-    assert.match(out, /layer  2: " BALL" +p = 0\.075/);
+    assert.match(out, /layer {2}2: " BALL" +p = 0\.075/);
     assert.ok(out.endsWith(`to ${dir}/lens.svg\n`), out);
     assert.equal(
       select(parseXml(await Deno.readTextFile(`${dir}/lens.svg`)), "g", "cell").length,
