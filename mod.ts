@@ -14,3 +14,4 @@
 export * from "./engine/mod.ts";
 export * from "./trace/mod.ts";
 export * from "./model/mod.ts";
+export * from "./viz/mod.ts";
