@@ -14,36 +14,38 @@ const ids = tensor([Array.from({ length: T }, (_, i) => (i * 37) % 50257)], unde
 });
 const loss = () => (model.call(ids) as Tensor).logSoftmax().get("0, :, 0").mean().neg();
 
-/** Median of RUNS timings (ms) after one warm-up. */
-function median(fn: () => void): number {
+/** Median of a list of timings (ms). */
+const median = (ts: number[]) => ts.sort((a, b) => a - b)[ts.length >> 1];
+/** Milliseconds `fn` takes. */
+function time(fn: () => void): number {
+  const t = performance.now();
   fn();
-  const ts: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t = performance.now();
-    fn();
-    ts.push(performance.now() - t);
-  }
-  return ts.sort((a, b) => a - b)[RUNS >> 1];
+  return performance.now() - t;
 }
 
-const plain = median(() => void noGrad(loss));
-model.requiresGrad();
-const recorded = median(() => void loss());
-let fwd = 0, bwd = 0;
-median(() => {
-  let t = performance.now();
-  const l = loss();
-  fwd = performance.now() - t;
-  t = performance.now();
-  l.backward();
-  bwd = performance.now() - t;
+// Interleaved so machine load hits every variant alike; the first round warms up.
+const plainT: number[] = [], recordedT: number[] = [], bwdT: number[] = [];
+for (let i = 0; i <= RUNS; i++) {
+  model.requiresGrad(false);
+  const p = time(() => void noGrad(loss));
+  model.requiresGrad();
+  let l!: Tensor;
+  const f = time(() => void (l = loss()));
+  const b = time(() => l.backward());
   model.zeroGrad();
-});
+  if (i === 0) continue;
+  plainT.push(p);
+  recordedT.push(f);
+  bwdT.push(b);
+}
+const [plain, recorded, bwd] = [plainT, recordedT, bwdT].map(median);
 console.log(`GPT-2 small, T=${T}, cpu fast tier (median of ${RUNS}):`);
 console.log(`  forward, no gradients:        ${plain.toFixed(0)} ms`);
 console.log(
   `  forward, weights need grads:  ${recorded.toFixed(0)} ms (x${(recorded / plain).toFixed(2)})`,
 );
 console.log(
-  `  backward (last run):          ${bwd.toFixed(0)} ms (x${(bwd / fwd).toFixed(2)} its forward)`,
+  `  backward:                     ${bwd.toFixed(0)} ms (x${
+    (bwd / recorded).toFixed(2)
+  } the forward)`,
 );
