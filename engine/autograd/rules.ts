@@ -243,7 +243,11 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
   // ---- gathers: table [V, C], ids [N] -> y [N, C] ------------------------------------------
   gatherRows: {
     reads: "inputs",
-    grads: ({ g, x: [table, ids] }) => [zerosOn(g, table.shape).indexAdd(0, ids, g), null],
+    grads: ({ g, x: [table, ids] }) => {
+      const out = zerosOn(g, table.shape); // scattered into directly: no copy of a vocab table
+      g.backend.kernels.scatterAddRows(out.asView(), ids.asView(), g.asView());
+      return [out, null];
+    },
   },
   /** indexAdd: (dst [V, C], ids [N], src [N, C]) -> dst + scatter(src). */
   scatterAddRows: {

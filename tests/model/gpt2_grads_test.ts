@@ -3,9 +3,11 @@
 // hooks and the tape's registerHook), parameter gradients, a gradient edit, attribution patching.
 
 import assert from "node:assert/strict";
-import { noGrad, type Tensor, zeroGrad } from "../../engine/mod.ts";
+import { keep, noGrad, type Tensor, tensor, zeroGrad } from "../../engine/mod.ts";
 import type { GPT2LMHeadModel } from "../../model/gpt2/model.ts";
+import { LanguageModel } from "../../trace/language_model.ts";
 import { assertClose, type Tolerance } from "../_assert.ts";
+import { deviceTest } from "../_devices.ts";
 import { FIXTURE, hidden, ids, type Json, tinyModel } from "./_tiny_gpt2.ts";
 
 /** The fixture README's tolerance for a float32 implementation. */
@@ -125,5 +127,35 @@ Deno.test("GPT-2: attribution patching (clean, corrupted) matches transformers",
   for (const [i, path] of LAYERS.entries()) {
     const attr = clean.get(path)!.sub(r.outs.get(path)!).mul(r.grads.get(path)!).sum(-1).get("0");
     await assertClose(attr, ap.per_layer_per_position[i], { ...GRAD, msg: path });
+  }
+});
+
+deviceTest("GPT-2: layer-output and parameter gradients on every device", async (device) => {
+  const m = (await LanguageModel.load(FIXTURE.pathname, { device })).module.requiresGrad();
+  const gs = new Map<string, Tensor>();
+  for (const path of LAYERS) {
+    m.getModule(path)!.hook = {
+      output: (md, out) => {
+        // A hook that stores a gradient keeps it: the backward pass frees its temporaries.
+        hidden(out).registerHook((g) => void gs.set(md.path, keep(g.clone())));
+        return undefined;
+      },
+    };
+  }
+  try {
+    const logits = m.call(tensor([grads.prompt_ids], undefined, { dtype: "int32", device }));
+    const { a, b } = grads.metric;
+    const metric = (logits as Tensor).get(`0, -1, ${a}`).sub((logits as Tensor).get(`0, -1, ${b}`));
+    metric.backward();
+    for (const path of LAYERS) {
+      await assertClose(gs.get(path)!.get("0"), grads.grads[path], { ...GRAD, msg: path });
+    }
+    const wpe = new Map(m.namedParameters()).get("transformer.wpe.weight")!;
+    const exp = grads.param_grads["transformer.wpe.weight"].first8;
+    await assertClose((await wpe.grad!.data()).slice(0, 8), exp, { ...GRAD, msg: "wpe first8" });
+  } finally {
+    for (const path of LAYERS) m.getModule(path)!.hook = null;
+    for (const g of gs.values()) g.dispose();
+    m.zeroGrad();
   }
 });
