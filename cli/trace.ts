@@ -69,7 +69,9 @@ export async function traceValues(
   paths.forEach((p, i) => {
     const v = values[i];
     if (!(v instanceof Tensor)) {
-      const what = Array.isArray(v) ? `a tuple of ${v.length} values` : `a ${typeof v}`;
+      const what = Array.isArray(v)
+        ? `a tuple of ${v.length} value${v.length === 1 ? "" : "s"}`
+        : `a ${typeof v}`;
       throw new UsageError(
         `--save path "${p.path}" is ${what}, not a tensor: add an index, e.g. "${p.path}.0"`,
       );

@@ -156,7 +156,7 @@ Deno.test("cli trace: bad paths and files exit 2 naming the fix, and write nothi
       [["--save", "transformer.h.0.output.x", "--out", file], /does not name a value/],
       [
         ["--save", "transformer.h.0.output", "--out", file],
-        /"transformer\.h\.0\.output" is a tuple of 2 values, not a tensor: add an index, e\.g\. "transformer\.h\.0\.output\.0"/,
+        /"transformer\.h\.0\.output" is a tuple of 1 value, not a tensor: add an index, e\.g\. "transformer\.h\.0\.output\.0"/,
       ],
       [
         ["--save", "transformer.h.0.atn.output", "--out", file],

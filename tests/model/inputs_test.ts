@@ -12,6 +12,7 @@ import {
   TokenIdError,
 } from "../../model/validate.ts";
 import { type GPT2LanguageModel, LanguageModel } from "../../trace/language_model.ts";
+import { GraphValidationError } from "../../trace/errors.ts";
 import type { GPT2Envoys } from "../../trace/envoys/gpt2.ts";
 import type { GPT2LMHeadModel } from "../../model/gpt2/model.ts";
 import { deviceTest } from "../_devices.ts";
@@ -163,7 +164,7 @@ Deno.test("inputs: load and random options are checked the same way", async () =
     LanguageModel.load(FIXTURE.pathname, { devise: "cpu" } as never),
     TypeError,
     'Unknown option "devise" in the load options',
-    "revision, endpoint, cacheDir, token, offline, onProgress, onReport, device",
+    "revision, endpoint, cacheDir, token, offline, onProgress, onReport, allowNonFinite, maxJsonBytes, device",
   );
   await rejects(
     LanguageModel.load(FIXTURE.pathname, { offline: "yes" } as never),
@@ -272,12 +273,14 @@ Deno.test("inputs: a serialised request is checked like a call (ids, options, le
   const fn = () => model.lm_head.output.get(":, -1").save();
   const req = (input: unknown, mode?: { kind: "generate"; options: Record<string, unknown> }) =>
     JSON.parse(JSON.stringify(model.record(fn, { input, mode })));
-  await rejects(model.run(req([2 ** 32 + 464])), TokenIdError, `${2 ** 32 + 464}`);
-  await rejects(model.run(req(new Array(P + 1).fill(1))), PromptLengthError);
+  // A request is checked before anything runs: the same rules, as GraphValidationErrors that
+  // name the request's field.
+  await rejects(model.run(req([2 ** 32 + 464])), GraphValidationError, `${2 ** 32 + 464}`);
+  await rejects(model.run(req(new Array(P + 1).fill(1))), GraphValidationError, "positions");
   const gen = (options: Record<string, unknown>) => req([464], { kind: "generate", options });
-  await rejects(model.run(gen({ maxNewTokens: "5" })), TypeError, 'the string "5"');
-  await rejects(model.run(gen({ steps: 3 })), TypeError, 'Unknown option "steps"');
-  await rejects(model.run(gen({ padTokenId: V })), TokenIdError, "padTokenId");
+  await rejects(model.run(gen({ maxNewTokens: "5" })), GraphValidationError, "maxNewTokens");
+  await rejects(model.run(gen({ steps: 3 })), GraphValidationError, "mode.options.steps");
+  await rejects(model.run(gen({ padTokenId: V })), GraphValidationError, "padTokenId");
   const ok = await model.run(gen({ maxNewTokens: 2 }));
   assert.equal(ok.saved.size, 1);
 });

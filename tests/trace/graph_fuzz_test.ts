@@ -61,7 +61,7 @@ function bases(): TraceRequest[] {
     }),
     model.record(() => {
       const o = h[2].output;
-      h[2].output = [o[0].mul(1), o[1]];
+      h[2].output = [o[0].mul(1)];
       const lens = model.lm_head.call(model.transformer.ln_f.output).get(":, -1").argmax(-1);
       return { lens, attn: h[0].attn.attn_dropout.output.get("0, 0").sum(-1) };
     }, { input: PROMPT }),
