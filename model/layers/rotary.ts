@@ -2,7 +2,7 @@
 // `linear` and `llama3` rope_scaling, partial rotary), and applying them to queries and keys.
 // Tables are computed on the host with transformers' float32 roundings, uploaded once per growth.
 
-import { cat, type Device, slice, type Tensor, tensor } from "../../engine/mod.ts";
+import { cat, type Device, keep, slice, type Tensor, tensor } from "../../engine/mod.ts";
 import { Module } from "../module.ts";
 
 /** A config's `rope_scaling` (HF key names); `rope_type` or the legacy `type` picks the kind. */
@@ -154,8 +154,9 @@ export class RotaryEmbedding extends Module {
     }
     this.#cos?.dispose();
     this.#sin?.dispose();
-    this.#cos = tensor(cos, [rows, d], { device: this.#device });
-    this.#sin = tensor(sin, [rows, d], { device: this.#device });
+    // Kept: the tables may grow inside a step's tidy, and must outlive it.
+    this.#cos = keep(tensor(cos, [rows, d], { device: this.#device }));
+    this.#sin = keep(tensor(sin, [rows, d], { device: this.#device }));
     this.#cos.storage.constant = this.#sin.storage.constant = true;
     this.#rows = rows;
   }
