@@ -5,7 +5,8 @@
 import { arange, type Device, type Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
-import { KVCache } from "../kv_cache.ts";
+import type { KVCache } from "../kv_cache.ts";
+import { decoderShape, newKVCache } from "../_decoder_shape.ts";
 import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
@@ -236,25 +237,12 @@ export class Gemma2ForCausalLM extends Module implements CausalLM {
     );
     if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
     this.generator = this.addModule("generator", new Generator());
-    this.shape = {
-      modelType: c.model_type,
-      numLayers: c.num_hidden_layers,
-      hiddenSize: c.hidden_size,
-      numHeads: c.num_attention_heads,
-      numKvHeads: c.num_key_value_heads,
-      headDim: c.head_dim,
-      maxPositions: c.max_position_embeddings,
-      vocabSize: c.vocab_size,
-      bosTokenId: c.bos_token_id,
-      eosTokenIds: c.eos_token_id,
-      padTokenId: c.pad_token_id,
-    };
+    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
   }
 
   /** A KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCache {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+    return newKVCache(this.shape, this.device, opts);
   }
 
   /** ids (B, T) int32 -> logits (B, T, V), final-softcapped. */

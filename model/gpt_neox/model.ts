@@ -6,7 +6,8 @@
 import { arange, type Device, slice, type Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
-import { KVCache } from "../kv_cache.ts";
+import type { KVCache } from "../kv_cache.ts";
+import { decoderShape, newKVCache } from "../_decoder_shape.ts";
 import { Activation } from "../layers/activation.ts";
 import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
@@ -300,26 +301,12 @@ export class GPTNeoXForCausalLM extends Module implements CausalLM {
     );
     if (c.tie_word_embeddings) this.embed_out.addParameter("weight", this.gpt_neox.embed_in.weight);
     this.generator = this.addModule("generator", new Generator());
-    const heads = c.num_attention_heads;
-    this.shape = {
-      modelType: c.model_type,
-      numLayers: c.num_hidden_layers,
-      hiddenSize: c.hidden_size,
-      numHeads: heads,
-      numKvHeads: heads,
-      headDim: c.hidden_size / heads,
-      maxPositions: c.max_position_embeddings,
-      vocabSize: c.vocab_size,
-      bosTokenId: c.bos_token_id,
-      eosTokenIds: c.eos_token_id,
-      padTokenId: c.pad_token_id,
-    };
+    this.shape = decoderShape(c);
   }
 
   /** A KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCache {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+    return newKVCache(this.shape, this.device, opts);
   }
 
   /** ids (B, T) int32 -> logits (B, T, V). */
