@@ -1,8 +1,9 @@
 // The family-agnostic DecoderShape and KV cache of a decoder whose config uses the common HF key
-// names (num_hidden_layers, num_attention_heads, ...). Shared by the Gemma 2 and GPT-NeoX models.
+// names (num_hidden_layers, num_attention_heads, ...), and the inputs of one forward. Shared by
+// the Gemma 2 and GPT-NeoX models; builds no modules.
 
-import type { Device } from "../engine/mod.ts";
-import type { DecoderShape } from "./causal_lm.ts";
+import { arange, type Device, type Tensor } from "../engine/mod.ts";
+import type { CausalLMForwardOptions, DecoderShape, KVCacheLike } from "./causal_lm.ts";
 import { KVCache } from "./kv_cache.ts";
 
 /** The config keys {@link decoderShape} reads (HF names; ids already parsed). */
@@ -74,4 +75,49 @@ export function newKVCache(
 ): KVCache {
   const { numLayers, numKvHeads, headDim } = shape;
   return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device });
+}
+
+/** What a decoder stack's forward derives from its ids and options before embedding. */
+export interface ForwardInputs {
+  /** Batch rows. */
+  B: number;
+  /** New positions in this call. */
+  T: number;
+  /** Positions the cache already holds. */
+  past: number;
+  /** The cache, or null. */
+  cache: KVCacheLike | null;
+  /** (B, T) int32: the given positions, or past..past+T-1 for every row. */
+  positionIds: Tensor;
+}
+
+/**
+ * Checks that `inputIds` is an int32 (B, T) tensor (a TypeError naming `who` otherwise) and
+ * resolves the cache and default positions of one forward.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../engine/mod.ts";
+ * import { forwardInputs } from "./_decoder_shape.ts";
+ * const ids = tensor([[1, 2]], undefined, { dtype: "int32" });
+ * forwardInputs("gpt_neox model", ids, {}, "cpu").positionIds.shape; // [1, 2]
+ * ```
+ */
+export function forwardInputs(
+  who: string,
+  inputIds: Tensor,
+  opts: CausalLMForwardOptions,
+  device: Device,
+): ForwardInputs {
+  if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
+    throw new TypeError(
+      `${who}: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
+    );
+  }
+  const [B, T] = inputIds.shape;
+  const cache = opts.cache ?? null;
+  const past = cache?.length ?? 0;
+  const positionIds = opts.positionIds ??
+    arange(past, past + T, 1, { device }).reshape(1, T).expand(B, T); // (B, T)
+  return { B, T, past, cache, positionIds };
 }

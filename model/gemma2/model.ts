@@ -2,11 +2,11 @@
 // mlp, input_layernorm, post_attention_layernorm, pre_feedforward_layernorm,
 // post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
 
-import { arange, type Device, type Tensor } from "../../engine/mod.ts";
+import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, newKVCache } from "../_decoder_shape.ts";
+import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
@@ -149,16 +149,12 @@ export class Gemma2Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
-      throw new TypeError(
-        `gemma2 model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
-      );
-    }
-    const [B, T] = inputIds.shape;
-    const cache = opts.cache ?? null;
-    const past = cache?.length ?? 0;
-    const positionIds = opts.positionIds ??
-      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    const { B, T, past, cache, positionIds } = forwardInputs(
+      "gemma2 model",
+      inputIds,
+      opts,
+      this.#device,
+    );
     const embeds = this.embed_tokens.call(inputIds); // (B, T, C)
     this.rotary_emb.ensure(past + T);
     const positionEmbeddings = this.rotary_emb.call(embeds, positionIds);

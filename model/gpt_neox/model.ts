@@ -3,11 +3,11 @@
 // attention.{query_key_value, dense}, mlp.{dense_h_to_4h, act, dense_4h_to_h}},
 // final_layer_norm, rotary_emb}, embed_out. Synchronous forward; every submodule via call().
 
-import { arange, type Device, slice, type Tensor } from "../../engine/mod.ts";
+import { type Device, slice, type Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, newKVCache } from "../_decoder_shape.ts";
+import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { Activation } from "../layers/activation.ts";
 import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
@@ -219,16 +219,12 @@ export class GPTNeoXModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
-      throw new TypeError(
-        `gpt_neox model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
-      );
-    }
-    const [B, T] = inputIds.shape;
-    const cache = opts.cache ?? null;
-    const past = cache?.length ?? 0;
-    const positionIds = opts.positionIds ??
-      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    const { B, T, past, cache, positionIds } = forwardInputs(
+      "gpt_neox model",
+      inputIds,
+      opts,
+      this.#device,
+    );
     let x = this.emb_dropout.call(this.embed_in.call(inputIds)); // (B, T, C)
     this.rotary_emb.ensure(past + T);
     const ctx: AttentionContext = {
