@@ -16,6 +16,7 @@ import type { GPT2Envoys } from "./envoys/gpt2.ts";
 import type { Gemma2Envoys } from "./envoys/gemma2.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
+import type { Olmo2Envoys } from "./envoys/olmo2.ts";
 import { isPlain } from "./graph.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
@@ -37,6 +38,8 @@ export type LlamaLanguageModel = LanguageModel & LlamaEnvoys;
 export type Gemma2LanguageModel = LanguageModel & Gemma2Envoys;
 /** A LanguageModel over GPT-NeoX / Pythia, its envoys typed (`model.gpt_neox.layers[i]`). */
 export type GPTNeoXLanguageModel = LanguageModel & GPTNeoXEnvoys;
+/** A LanguageModel over OLMo 2, its envoys typed (`model.model.layers[i]`). */
+export type Olmo2LanguageModel = LanguageModel & Olmo2Envoys;
 
 /** Options of {@link LanguageModel.load}. */
 export interface LanguageModelLoadOptions extends Omit<LoadModelOptions, "device"> {

@@ -17,7 +17,7 @@ import { deviceTest } from "../_devices.ts";
 // deno-lint-ignore no-explicit-any
 type Json = any;
 const TOL = { atol: 1e-4, rtol: 1e-4 };
-const FIXTURES = ["tiny-gemma2", "tiny-gpt-neox", "tiny-gpt-neox-serial"];
+const FIXTURES = ["tiny-gemma2", "tiny-gpt-neox", "tiny-gpt-neox-serial", "tiny-olmo2"];
 
 const dirOf = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const ids = (rows: number[][], device: Device) =>
@@ -191,8 +191,9 @@ for (const name of FIXTURES) {
     for (const [key, iv] of Object.entries(ref.interventions) as [string, Json][]) {
       const edit = (_p: string, out: unknown, call: number) => {
         if (iv.steps !== "all" && !iv.steps.includes(call)) return undefined;
-        if (out instanceof Tensor) return zeros(out.shape, { device });
-        return [first(out).add(steer)];
+        const h = first(out);
+        const edited = key.startsWith("zero") ? zeros(h.shape, { device }) : h.add(steer);
+        return out instanceof Tensor ? edited : [edited]; // element 0 of a 1-tuple
       };
       const { result } = await hooked(
         model,

@@ -8,6 +8,7 @@ import type { Envoy } from "../../trace/envoy.ts";
 import type { EnvoyList } from "../../trace/envoys/common.ts";
 import type { Gemma2Envoys } from "../../trace/envoys/gemma2.ts";
 import type { GPTNeoXEnvoys } from "../../trace/envoys/gpt_neox.ts";
+import type { Olmo2Envoys } from "../../trace/envoys/olmo2.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
 import { assertClose, assertExact } from "../_assert.ts";
 import { deviceTest } from "../_devices.ts";
@@ -17,19 +18,30 @@ type Json = any;
 /** A layer envoy with `.mlp` (both families' layers have one). */
 type LayerEnvoy = Envoy & { readonly mlp: Envoy };
 
-type Loaded = { model: LanguageModel & { generator: Envoy }; layers: EnvoyList<LayerEnvoy> };
+/** The model, its layers, and the hidden state in a layer's output (element 0 of a 1-tuple or the Tensor). */
+type Loaded = {
+  model: LanguageModel & { generator: Envoy };
+  layers: EnvoyList<LayerEnvoy>;
+  hidden: (layer: Envoy) => Envoy["output"];
+};
+const element0 = (layer: Envoy) => layer.output[0];
 const gemma2 = async (dir: string, device: Device): Promise<Loaded> => {
   const model = await LanguageModel.load<Gemma2Envoys>(dir, { device });
-  return { model, layers: model.model.layers };
+  return { model, layers: model.model.layers, hidden: element0 };
 };
 const neox = async (dir: string, device: Device): Promise<Loaded> => {
   const model = await LanguageModel.load<GPTNeoXEnvoys>(dir, { device });
-  return { model, layers: model.gpt_neox.layers };
+  return { model, layers: model.gpt_neox.layers, hidden: element0 };
+};
+const olmo2 = async (dir: string, device: Device): Promise<Loaded> => {
+  const model = await LanguageModel.load<Olmo2Envoys>(dir, { device });
+  return { model, layers: model.model.layers, hidden: (layer) => layer.output };
 };
 const CASES: [string, (dir: string, device: Device) => Promise<Loaded>][] = [
   ["tiny-gemma2", gemma2],
   ["tiny-gpt-neox", neox],
   ["tiny-gpt-neox-serial", neox],
+  ["tiny-olmo2", olmo2],
 ];
 
 for (const [name, loadCase] of CASES) {
@@ -41,10 +53,10 @@ for (const [name, loadCase] of CASES) {
   deviceTest(
     `${name}: .all() collects the per-step last-layer values; greedy tokens`,
     async (device) => {
-      const { model, layers } = await loadCase(dir, device);
+      const { model, layers, hidden } = await loadCase(dir, device);
       const steps = list<Tensor>().save();
       const ids = await model.generate([prompt], { maxNewTokens: 8 }, () => {
-        layers[-1].all(() => steps.append(layers[-1].output[0].get(":, -1")));
+        layers[-1].all(() => steps.append(hidden(layers[-1]).get(":, -1")));
         return model.generator.output;
       });
       await assertExact(ids.get(`0, ${T}:`), ref.greedy.new_tokens, "greedy");
@@ -60,7 +72,7 @@ for (const [name, loadCase] of CASES) {
   );
 
   deviceTest(`${name}: interventions written with all(), iter() and set()`, async (device) => {
-    const { model, layers } = await loadCase(dir, device);
+    const { model, layers, hidden } = await loadCase(dir, device);
     const iv = ref.interventions;
     const zeroAll = await model.generate([prompt], { maxNewTokens: 8 }, () => {
       layers[0].mlp.all(() => layers[0].mlp.output.set(":", 0));
@@ -75,7 +87,7 @@ for (const [name, loadCase] of CASES) {
     const vector = tensor(ref.steering_vector, undefined, { device });
     const steered = await model.generate([prompt], { maxNewTokens: 8 }, () => {
       layers[1].all(() => {
-        const h = layers[1].output[0];
+        const h = hidden(layers[1]);
         h.set(":", h.add(vector));
       });
       return model.generator.output;
