@@ -4,62 +4,16 @@
 
 import { fastTierInfo, startThreads, type Tensor } from "../engine/mod.ts";
 import { generate, prepareBatch, randomGPT2 } from "../model/mod.ts";
+import { bestOf, median, peerFigures, printTable, THREADS, torchPython } from "./_peer.ts";
 
-const THREADS = 2;
-const VENV = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/tsight-bench-venv`;
-
-/** Runs a command, returning stdout or null when it fails. */
-async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
-  try {
-    const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
-      .output();
-    return out.success ? new TextDecoder().decode(out.stdout) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** A python with torch and transformers: $TSIGHT_TORCH_PYTHON, the bench venv, or a new venv. */
-async function torchPython(): Promise<string | null> {
-  const probe = async (py: string) =>
-    (await run(py, ["-c", "import torch, transformers"])) !== null ? py : null;
-  const given = Deno.env.get("TSIGHT_TORCH_PYTHON");
-  if (given) return await probe(given);
-  if (await probe(`${VENV}/bin/python`)) return `${VENV}/bin/python`;
-  console.error(`Creating ${VENV} with torch and transformers (pip, once)...`);
-  if ((await run("python3", ["-m", "venv", VENV])) === null) return null;
-  // First fail fast on unreachable indexes so pip moves on to the configured local ones; if
-  // that finds nothing, try once more with pip's own retry and timeout settings.
-  const attempts: Record<string, string>[] = [{ PIP_RETRIES: "0", PIP_TIMEOUT: "5" }, {}];
-  for (const env of attempts) {
-    await run(`${VENV}/bin/pip`, ["install", "-q", "torch", "transformers"], env);
-    if (await probe(`${VENV}/bin/python`)) return `${VENV}/bin/python`;
-  }
-  return null;
-}
-
-interface Figures {
+type Figures = {
   prefill10: number;
   prefill128: number;
   decodeMs: number;
-}
+};
 
-async function torchFigures(py: string): Promise<Figures & { torch: string } | null> {
-  const script = new URL("./_torch_gpt2.py", import.meta.url).pathname;
-  const out = await run(py, [script, String(THREADS)]);
-  return out ? JSON.parse(out.trim().split("\n").pop()!) : null;
-}
-
-function median(fn: () => void, n: number): number {
-  fn();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(n / 2)];
-}
+const torchFigures = (py: string) =>
+  peerFigures<Figures & { torch: string }>(py, new URL("./_torch_gpt2.py", import.meta.url));
 
 async function tsightFigures(): Promise<Figures> {
   await startThreads(THREADS);
@@ -96,14 +50,7 @@ if (!py) {
 const before = py ? await torchFigures(py) : null;
 const ours = await tsightFigures();
 const after = py ? await torchFigures(py) : null;
-const peer = before && after
-  ? {
-    torch: before.torch,
-    prefill10: Math.min(before.prefill10, after.prefill10),
-    prefill128: Math.min(before.prefill128, after.prefill128),
-    decodeMs: Math.min(before.decodeMs, after.decodeMs),
-  }
-  : before ?? after;
+const peer = bestOf(before, after);
 
 const info = fastTierInfo();
 console.log(
@@ -120,9 +67,4 @@ const rows: [string, number, number | undefined, "lower" | "higher"][] = [
     "higher",
   ],
 ];
-console.log("| measure | tsight | PyTorch | tsight speed vs PyTorch |");
-console.log("| --- | ---: | ---: | ---: |");
-for (const [name, t, p, better] of rows) {
-  const ratio = p === undefined ? "-" : `${(better === "lower" ? p / t : t / p).toFixed(2)}x`;
-  console.log(`| ${name} | ${t.toFixed(1)} | ${p?.toFixed(1) ?? "-"} | ${ratio} |`);
-}
+printTable(rows);

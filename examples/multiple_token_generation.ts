@@ -2,20 +2,42 @@
 // .all() (bare and recursive), iter() over step ranges, and a .next() loop.
 // Run: deno run -A examples/multiple_token_generation.ts (or `deno task demo`)
 
-import { type GPT2LanguageModel, list, type Tensor, type Value } from "../mod.ts";
+import {
+  type Envoy,
+  type EnvoyList,
+  type InterventionProxy,
+  type LanguageModel,
+  list,
+  type Tensor,
+  type Value,
+} from "../mod.ts";
 import { exampleModel, row } from "./_model.ts";
 
 const prompt = "The Eiffel Tower is in the city of";
 
-/** Runs every cell of the tutorial on `model`, printing what the notebook prints. */
-export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise<void> {
-  const layers = model.transformer.h;
+/** The envoy at a dotted path (`model.paths.layers`), so the cells run on every family. */
+function envoyAt(model: LanguageModel, path: string): Envoy {
+  return path.split(".").reduce((e: Envoy, part) => e.child(part), model.envoy);
+}
+
+/**
+ * Runs every cell of the tutorial on `model` (any family: the layers are found through
+ * `model.paths`), printing what the notebook prints.
+ */
+export async function multipleTokenGeneration(model: LanguageModel): Promise<void> {
+  const layers = envoyAt(model, model.paths.layers) as EnvoyList;
+  const lmHead = envoyAt(model, model.paths.lmHead);
+  const generator = model.envoy.child("generator");
+  const streamer = generator.child("streamer");
+  /** A layer's hidden state: output[0] where layers return tuples (GPT-2), else output. */
+  const hiddenOf = (layer: Envoy): InterventionProxy =>
+    model.paths.layerReturnsTuple ? layer.output[0] : layer.output;
   const decode = (ids: number[]) => JSON.stringify(model.tokenizer.decode(ids));
 
-  // --- .generate(): model.generator.output holds every token id -------------------------
+  // --- .generate(): generator.output holds every token id -------------------------
   let out!: Value;
   await model.generate(prompt, { maxNewTokens: 3 }, () => {
-    out = model.generator.output.save();
+    out = generator.output.save();
   });
   const ids = out.value as Tensor;
   console.log("## .generate()");
@@ -25,10 +47,10 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
   // --- .next(): the same module on the following steps ----------------------------------
   let h1!: Value, h2!: Value, h3!: Value;
   await model.generate(prompt, { maxNewTokens: 3 }, () => {
-    h1 = layers[-1].output[0].save(); // step 0: the whole prompt
-    h2 = layers[-1].next().output[0].save(); // step 1: one new token
-    h3 = layers[-1].next().output[0].save(); // step 2
-    out = model.generator.output.save();
+    h1 = hiddenOf(layers[-1]).save(); // step 0: the whole prompt
+    h2 = hiddenOf(layers[-1].next()).save(); // step 1: one new token
+    h3 = hiddenOf(layers[-1].next()).save(); // step 2
+    out = generator.output.save();
   });
   console.log("\n## .next()");
   console.log("Hidden state 1 shape:", h1.value.shape);
@@ -41,9 +63,9 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
   let hidden = list().save();
   await model.generate(prompt, { maxNewTokens: n }, () => {
     model.all(); // bare: every module, every step, for the rest of the trace
-    layers[0].output[0].set(":", 0); // zero the first block's output
-    hidden.append(model.lm_head.output); // appended once per step
-    out = model.generator.output.save();
+    hiddenOf(layers[0]).set(":", 0); // zero the first block's output
+    hidden.append(lmHead.output); // appended once per step
+    out = generator.output.save();
   });
   console.log("\n## .all()");
   console.log("Hidden state length:", hidden.value.length);
@@ -52,12 +74,12 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
   // --- .all() is recursive: it applies to the envoy it is called on and its children ----
   hidden = list().save();
   await model.generate(prompt, { maxNewTokens: n }, () => {
-    layers.all(); // lm_head is not under transformer.h, so it stays at step 0
-    layers[0].output[0].set(":", 0);
-    hidden.append(model.lm_head.output);
-    out = model.generator.output.save();
+    layers.all(); // the LM head is not under the layers, so it stays at step 0
+    hiddenOf(layers[0]).set(":", 0);
+    hidden.append(lmHead.output);
+    out = generator.output.save();
   });
-  console.log("\n## .all() on transformer.h only");
+  console.log(`\n## .all() on ${model.paths.layers} only`);
   console.log("Hidden state length:", hidden.value.length);
   console.log("Prediction:", decode(await row(out.value, `0, -${n}:`)));
 
@@ -65,10 +87,10 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
   hidden = list().save();
   await model.generate(prompt, { maxNewTokens: 6 }, () => {
     model.iter("2:5", () => {
-      layers[0].output[0].set(":", 0);
-      hidden.append(model.generator.streamer.output); // the new token of steps 2, 3, 4
+      hiddenOf(layers[0]).set(":", 0);
+      hidden.append(streamer.output); // the new token of steps 2, 3, 4
     });
-    out = model.generator.output.save();
+    out = generator.output.save();
   });
   console.log('\n## iter("2:5")');
   console.log("Intervened steps:", hidden.value.length);
@@ -81,10 +103,10 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
   // --- the verbose way: a loop of .next() ------------------------------------------------
   hidden = list().save();
   await model.generate(prompt, { maxNewTokens: n }, () => {
-    out = model.generator.output.save(); // before the loop: model.next() moves every cursor
+    out = generator.output.save(); // before the loop: model.next() moves every cursor
     for (let i = 0; i < n; i++) {
-      layers[0].output[0].set(":", 0);
-      hidden.append(model.lm_head.output);
+      hiddenOf(layers[0]).set(":", 0);
+      hidden.append(lmHead.output);
       model.next();
     }
   });
@@ -96,8 +118,8 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
   const hs = list().save();
   await model.generate(prompt, { maxNewTokens: 50 }, () => {
     layers.all(() => {
-      layers[0].output[0].set(":", 0);
-      hs.append(layers[-1].output);
+      hiddenOf(layers[0]).set(":", 0);
+      hs.append(hiddenOf(layers[-1]));
     });
   });
   console.log("\n## layers.all(fn) over 50 steps");
@@ -105,9 +127,9 @@ export async function multipleTokenGeneration(model: GPT2LanguageModel): Promise
     "Collected:",
     hs.value.length,
     "outputs; first",
-    hs.value[0][0].shape,
+    hs.value[0].shape,
     "then",
-    hs.value[1][0].shape,
+    hs.value[1].shape,
   );
 }
 

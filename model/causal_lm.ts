@@ -52,6 +52,11 @@ export interface DecoderPaths {
   readonly lmHead: string;
   /** The token embedding: "transformer.wte", "model.embed_tokens", "gpt_neox.embed_in". */
   readonly embed: string;
+  /**
+   * Whether a decoder layer returns a tuple whose element 0 is the hidden state (GPT-2,
+   * GPT-NeoX, Gemma 2 under transformers 4.57) rather than the hidden state itself (Llama).
+   */
+  readonly layerReturnsTuple: boolean;
 }
 
 /** Options of one forward pass over token ids. */

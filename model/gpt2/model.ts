@@ -261,6 +261,7 @@ export const GPT2_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "transformer.ln_f",
   lmHead: "lm_head",
   embed: "transformer.wte",
+  layerReturnsTuple: true,
 });
 
 /** Options of the GPT2LMHeadModel constructor. */

@@ -154,7 +154,7 @@ export class RotaryEmbedding extends Module {
     }
     this.#cos?.dispose();
     this.#sin?.dispose();
-    // Kept: a table first built inside a generate() step's tidy must outlive that step.
+    // Kept: the tables may grow inside a step's tidy, and must outlive it.
     this.#cos = keep(tensor(cos, [rows, d], { device: this.#device }));
     this.#sin = keep(tensor(sin, [rows, d], { device: this.#device }));
     this.#cos.storage.constant = this.#sin.storage.constant = true;

@@ -196,7 +196,9 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (typeof eps !== "number" || !(eps > 0)) {
     throw new RangeError(`Config "rms_norm_eps" is "${eps}": it must be a positive number`);
   }
-  const theta = src.rope_theta ?? 10000;
+  // transformers 5 writes rope_theta and the scaling together as rope_parameters.
+  const rp = (src.rope_parameters ?? null) as (RopeScaling & { rope_theta?: number }) | null;
+  const theta = src.rope_theta ?? rp?.rope_theta ?? 10000;
   if (typeof theta !== "number" || !(theta > 0)) {
     throw new RangeError(`Config "rope_theta" is "${theta}": it must be a positive number`);
   }
@@ -242,7 +244,9 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     vocab_size: int(src, "vocab_size"),
     rms_norm_eps: eps,
     rope_theta: theta,
-    rope_scaling: (src.rope_scaling ?? null) as RopeScaling | null,
+    rope_scaling: (src.rope_scaling ?? (rp && rp.rope_type !== "default" ? rp : null)) as
+      | RopeScaling
+      | null,
     partial_rotary_factor: partial,
     attention_bias: bool(src, "attention_bias", false),
     mlp_bias: bool(src, "mlp_bias", false),

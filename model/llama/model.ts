@@ -182,6 +182,7 @@ export const LLAMA_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "model.norm",
   lmHead: "lm_head",
   embed: "model.embed_tokens",
+  layerReturnsTuple: false,
 });
 
 /**

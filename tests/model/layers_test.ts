@@ -131,3 +131,14 @@ deviceTest("layers: the gated MLP is down(act(gate x) * up x)", async (device) =
     0.5 * (g / (1 + Math.exp(-g))) * 3 * x,
   ]]], { atol: 1e-6 });
 });
+
+Deno.test("llama config: rope_theta and scaling from transformers 5's rope_parameters", async () => {
+  const { parseLlamaConfig } = await import("../../model/llama/config.ts");
+  const c = parseLlamaConfig({
+    model_type: "llama",
+    rope_parameters: { rope_type: "linear", factor: 2, rope_theta: 500000 },
+  });
+  assert.equal(c.rope_theta, 500000);
+  assert.equal(c.rope_scaling?.factor, 2);
+  assert.equal(parseLlamaConfig({ rope_parameters: { rope_type: "default" } }).rope_scaling, null);
+});

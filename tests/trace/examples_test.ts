@@ -1,5 +1,5 @@
-// The tutorial example runs cell by cell on the tiny-gpt2 fixture, on every device, and prints
-// the lengths and shapes the notebook shows (the demo runs it on GPT-2 or a random model).
+// The tutorial example runs cell by cell on the tiny-gpt2 and tiny-llama fixtures, on every
+// device, and prints the lengths and shapes the notebook shows (the demo runs it on GPT-2).
 
 import assert from "node:assert/strict";
 import { LanguageModel } from "../../trace/language_model.ts";
@@ -31,3 +31,34 @@ deviceTest("examples: multiple_token_generation reproduces every cell", async (d
   assert.match(text, /## a \.next\(\) loop\nHidden state length: 3/);
   assert.match(text, /Collected: 50 outputs; first \[1,10,32\] then \[1,1,32\]/);
 });
+
+deviceTest(
+  "examples: multiple_token_generation runs cell by cell on tiny-llama",
+  async (device) => {
+    const dir = new URL("../fixtures/tiny-llama/", import.meta.url);
+    const model = await LanguageModel.load(dir.pathname, { device });
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) =>
+      void lines.push(a.map((x) => typeof x === "string" ? x : JSON.stringify(x)).join(" "));
+    try {
+      await multipleTokenGeneration(model);
+    } finally {
+      console.log = log;
+    }
+    const text = lines.join("\n");
+    assert.match(
+      text,
+      /Prompt: "<s> The Eiffel Tower is in the city of"|Prompt: "The Eiffel Tower/,
+    );
+    assert.match(
+      text,
+      /Hidden state 1 shape: \[1,11,32\]\nHidden state 2 shape: \[1,1,32\]\nHidden state 3 shape: \[1,1,32\]/,
+    );
+    assert.match(text, /## \.all\(\)\nHidden state length: 3/);
+    assert.match(text, /## \.all\(\) on model\.layers only\nHidden state length: 1/);
+    assert.match(text, /Intervened steps: 3/);
+    assert.match(text, /## a \.next\(\) loop\nHidden state length: 3/);
+    assert.match(text, /Collected: 50 outputs; first \[1,11,32\] then \[1,1,32\]/);
+  },
+);

@@ -1,0 +1,76 @@
+// A SmolLM2-135M-shaped Llama (random weights, f32, cpu) in tsight and in PyTorch in one run:
+// prefill latency at T=128 and greedy KV-cache decode speed, side by side with ratios. The
+// peer is bench/_torch_llama.py; without torch the peer is skipped with a message.
+
+import { fastTierInfo, startThreads } from "../engine/mod.ts";
+import { generate, prepareBatch, randomModel } from "../model/mod.ts";
+import { bestOf, median, peerFigures, printTable, THREADS, torchPython } from "./_peer.ts";
+
+/** SmolLM2-135M's shape (HF config keys). */
+const SHAPE = {
+  model_type: "llama",
+  num_hidden_layers: 30,
+  hidden_size: 576,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  intermediate_size: 1536,
+  vocab_size: 49152,
+  max_position_embeddings: 2048,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+};
+
+type Figures = { prefill128: number; decodeMs: number };
+
+const torchFigures = (py: string) =>
+  peerFigures<Figures & { torch: string }>(py, new URL("./_torch_llama.py", import.meta.url), [
+    JSON.stringify(SHAPE),
+  ]);
+
+async function tsightFigures(): Promise<Figures> {
+  await startThreads(THREADS);
+  const { model } = await randomModel(SHAPE, { seed: 0 });
+  const ids = (T: number) => [Array.from({ length: T }, (_, i) => (i * 7919) % 49000)];
+  const b = prepareBatch(ids(128), 0);
+  const opts = { attentionMask: b.attentionMask, positionIds: b.positionIds };
+  const out = {
+    prefill128: median(() => void model.call(b.inputIds, opts), 3),
+    decodeMs: Infinity,
+  };
+  await generate(model, ids(10), { maxNewTokens: 5 });
+  for (let r = 0; r < 3; r++) {
+    const stamps: number[] = [];
+    model.generator.streamer.hook = { output: () => void stamps.push(performance.now()) };
+    try {
+      await generate(model, ids(10), { maxNewTokens: 50 });
+    } finally {
+      model.generator.streamer.hook = null;
+    }
+    out.decodeMs = Math.min(
+      out.decodeMs,
+      (stamps[stamps.length - 1] - stamps[0]) / (stamps.length - 1),
+    );
+  }
+  return out;
+}
+
+const py = await torchPython();
+if (!py) console.error("PyTorch peer skipped: no python with torch and transformers");
+const before = py ? await torchFigures(py) : null;
+const ours = await tsightFigures();
+const after = py ? await torchFigures(py) : null;
+const peer = bestOf(before, after);
+const info = fastTierInfo();
+console.log(
+  `SmolLM2-135M-shaped Llama (30 layers, width 576, 9 heads / 3 kv, tied, f32, random), ${THREADS} threads; tsight cpu fast tier (simd ${info.simd}, relaxed ${info.relaxed})` +
+    (peer ? `; PyTorch ${peer.torch} eager (best of a run before and after tsight)` : ""),
+);
+printTable([
+  ["prefill T=128 (ms, full logits)", ours.prefill128, peer?.prefill128, "lower"],
+  [
+    "decode (tok/s, greedy, KV cache)",
+    1000 / ours.decodeMs,
+    peer ? 1000 / peer.decodeMs : undefined,
+    "higher",
+  ],
+]);
