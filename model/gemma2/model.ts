@@ -189,6 +189,7 @@ export const GEMMA2_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "model.norm",
   lmHead: "lm_head",
   embed: "model.embed_tokens",
+  layerReturnsTuple: true,
 });
 
 /**

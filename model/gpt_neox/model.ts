@@ -254,6 +254,7 @@ export const GPT_NEOX_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "gpt_neox.final_layer_norm",
   lmHead: "embed_out",
   embed: "gpt_neox.embed_in",
+  layerReturnsTuple: true,
 });
 
 /**

@@ -223,6 +223,7 @@ export const OLMO2_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "model.norm",
   lmHead: "lm_head",
   embed: "model.embed_tokens",
+  layerReturnsTuple: false,
 });
 
 /**
