@@ -1,16 +1,17 @@
 // config.json of OLMo 2 (model_type "olmo2"): HF key names read (rope_theta, or the newer
 // rope_parameters), Olmo2Config's defaults filled in, values checked. Pure data.
 
-import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
+import type { ActivationName } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
 import {
+  activationValue,
   boolValue,
-  configObject,
   dtypeValue,
   idListValue,
   intValue,
   optIdValue,
   positiveValue,
+  withDefaults,
 } from "../_config_values.ts";
 
 /**
@@ -86,12 +87,7 @@ const DEFAULTS: Record<string, unknown> = {
  * ```
  */
 export function parseOlmo2Config(json: unknown): Olmo2Config {
-  const raw = configObject(json);
-  if ((raw.model_type ?? "olmo2") !== "olmo2") {
-    throw new RangeError(`model_type "${raw.model_type}" is not OLMo 2: use "olmo2"`);
-  }
-  const src: Record<string, unknown> = { ...DEFAULTS };
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined) src[k] = v;
+  const src = withDefaults(json, "olmo2", "OLMo 2", DEFAULTS);
   const rope = (src.rope_parameters ?? {}) as Record<string, unknown>;
   src.rope_theta ??= rope.rope_theta ?? 10000;
   const ropeType = rope.rope_type ?? "default";
@@ -103,12 +99,6 @@ export function parseOlmo2Config(json: unknown): Olmo2Config {
   if (heads % kv !== 0 || hidden % heads !== 0) {
     throw new RangeError(
       `Config "num_attention_heads" (${heads}) must divide "hidden_size" (${hidden}) and be divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
-  const act = src.hidden_act;
-  if (!ACTIVATIONS.includes(act as ActivationName)) {
-    throw new RangeError(
-      `Unsupported hidden_act "${act}": use one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`,
     );
   }
   return {
@@ -124,7 +114,7 @@ export function parseOlmo2Config(json: unknown): Olmo2Config {
     rope_theta: positiveValue(src, "rope_theta"),
     rope_scaling: (src.rope_scaling ?? null) as RopeScaling | null,
     attention_bias: boolValue(src, "attention_bias", false),
-    hidden_act: act as ActivationName,
+    hidden_act: activationValue(src, "hidden_act"),
     tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
     bos_token_id: optIdValue(src, "bos_token_id"),
     eos_token_id: idListValue(src, "eos_token_id"),
