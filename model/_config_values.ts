@@ -1,5 +1,8 @@
 // Reads and checks single config.json values (integers, ids, flags, positive numbers) with
-// named errors; shared by the Gemma 2 and GPT-NeoX parsers. Pure functions; no defaults here.
+// named errors, and a config with its class's defaults; shared by the Gemma 2, GPT-NeoX and
+// OLMo 2 parsers. Pure functions.
+
+import { type ActivationName, ACTIVATIONS } from "./layers/activation.ts";
 
 /** `src[key]` as an integer >= `min`, or a RangeError that quotes the value. */
 export function intValue(src: Record<string, unknown>, key: string, min = 1): number {
@@ -64,4 +67,34 @@ export function configObject(json: unknown): Record<string, unknown> {
 export function dtypeValue(src: Record<string, unknown>): string | null {
   const d = src.dtype ?? src.torch_dtype;
   return typeof d === "string" ? d : null;
+}
+
+/**
+ * The config object of one model_type with its config class's `defaults` under every key the
+ * object leaves out; a RangeError when `model_type` names another family.
+ */
+export function withDefaults(
+  json: unknown,
+  modelType: string,
+  family: string,
+  defaults: Record<string, unknown>,
+): Record<string, unknown> {
+  const raw = configObject(json);
+  if ((raw.model_type ?? modelType) !== modelType) {
+    throw new RangeError(`model_type "${raw.model_type}" is not ${family}: use "${modelType}"`);
+  }
+  const src: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) src[k] = v;
+  return src;
+}
+
+/** `src[key]` as an activation name of ACT2FN that tsight implements, or a RangeError. */
+export function activationValue(src: Record<string, unknown>, key: string): ActivationName {
+  const act = src[key];
+  if (!ACTIVATIONS.includes(act as ActivationName)) {
+    throw new RangeError(
+      `Unsupported ${key} "${act}": use one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`,
+    );
+  }
+  return act as ActivationName;
 }

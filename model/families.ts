@@ -6,6 +6,7 @@ import { GPT2_FAMILY } from "./gpt2/family.ts";
 import { GEMMA2_FAMILY } from "./gemma2/family.ts";
 import { GPT_NEOX_FAMILY } from "./gpt_neox/family.ts";
 import { LLAMA_FAMILY } from "./llama/family.ts";
+import { OLMO2_FAMILY } from "./olmo2/family.ts";
 
 /**
  * Every family tsight builds, in lookup order.
@@ -21,6 +22,7 @@ export const FAMILIES: readonly Family[] = [
   LLAMA_FAMILY,
   GEMMA2_FAMILY,
   GPT_NEOX_FAMILY,
+  OLMO2_FAMILY,
 ];
 
 /**

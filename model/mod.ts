@@ -27,6 +27,7 @@ export * from "./gpt2/mod.ts";
 export * from "./llama/mod.ts";
 export * from "./gemma2/mod.ts";
 export * from "./gpt_neox/mod.ts";
+export * from "./olmo2/mod.ts";
 export * from "./layers/mod.ts";
 export { Generator, Streamer } from "./generator.ts";
 export { KVCache, type KVCacheOptions, type KVCacheShape } from "./kv_cache.ts";

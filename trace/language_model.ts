@@ -29,6 +29,7 @@ import type { GPT2Envoys } from "./envoys/gpt2.ts";
 import type { Gemma2Envoys } from "./envoys/gemma2.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
+import type { Olmo2Envoys } from "./envoys/olmo2.ts";
 import { checkGenerateOptions, checkModeKind, invalid } from "./_request.ts";
 import type { GraphLimits } from "./_validate.ts";
 import { GraphLimitError } from "./errors.ts";
@@ -54,6 +55,8 @@ export type LlamaLanguageModel = LanguageModel & LlamaEnvoys;
 export type Gemma2LanguageModel = LanguageModel & Gemma2Envoys;
 /** A LanguageModel over GPT-NeoX / Pythia, its envoys typed (`model.gpt_neox.layers[i]`). */
 export type GPTNeoXLanguageModel = LanguageModel & GPTNeoXEnvoys;
+/** A LanguageModel over OLMo 2, its envoys typed (`model.model.layers[i]`). */
+export type Olmo2LanguageModel = LanguageModel & Olmo2Envoys;
 
 /** Options of {@link LanguageModel.load}. */
 export interface LanguageModelLoadOptions extends Omit<LoadModelOptions, "device"> {

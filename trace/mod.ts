@@ -23,6 +23,7 @@ export {
   type LanguageModelLoadOptions,
   type LlamaLanguageModel,
   type ModelInput,
+  type Olmo2LanguageModel,
 } from "./language_model.ts";
 export type { EnvoyList, GeneratorEnvoy } from "./envoys/common.ts";
 export type {
@@ -47,6 +48,12 @@ export type {
   GPTNeoXMLPEnvoy,
   GPTNeoXModelEnvoy,
 } from "./envoys/gpt_neox.ts";
+export type {
+  Olmo2AttentionEnvoy,
+  Olmo2Envoys,
+  Olmo2LayerEnvoy,
+  Olmo2ModelEnvoy,
+} from "./envoys/olmo2.ts";
 export {
   NNsight,
   type NNsightOptions,

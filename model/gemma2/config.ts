@@ -1,16 +1,17 @@
 // config.json of Gemma 2 (model_type "gemma2"): HF key names read, Gemma2Config's defaults
 // filled in, values checked. Pure data; builds nothing.
 
-import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
+import type { ActivationName } from "../layers/activation.ts";
 import {
+  activationValue,
   boolValue,
-  configObject,
   dtypeValue,
   idListValue,
   intValue,
   optIdValue,
   optPositiveValue,
   positiveValue,
+  withDefaults,
 } from "../_config_values.ts";
 
 /** Per layer: whether it attends to every past position or to the last `sliding_window`. */
@@ -110,12 +111,7 @@ const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
  * ```
  */
 export function parseGemma2Config(json: unknown): Gemma2Config {
-  const raw = configObject(json);
-  if ((raw.model_type ?? "gemma2") !== "gemma2") {
-    throw new RangeError(`model_type "${raw.model_type}" is not Gemma 2: use "gemma2"`);
-  }
-  const src: Record<string, unknown> = { ...DEFAULTS };
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined) src[k] = v;
+  const src = withDefaults(json, "gemma2", "Gemma 2", DEFAULTS);
   const heads = intValue(src, "num_attention_heads");
   const kv = intValue(src, "num_key_value_heads");
   if (heads % kv !== 0) {
@@ -124,14 +120,7 @@ export function parseGemma2Config(json: unknown): Gemma2Config {
     );
   }
   const layers = intValue(src, "num_hidden_layers");
-  const act = src.hidden_activation ?? src.hidden_act ?? "gelu_pytorch_tanh";
-  if (!ACTIVATIONS.includes(act as ActivationName)) {
-    throw new RangeError(
-      `Unsupported hidden_activation "${act}": use one of ${
-        ACTIVATIONS.map((a) => `"${a}"`).join(", ")
-      }`,
-    );
-  }
+  src.hidden_activation ??= src.hidden_act ?? "gelu_pytorch_tanh";
   const types = src.layer_types ??
     Array.from({ length: layers }, (_, i) => (i + 1) % 2 ? "sliding_attention" : "full_attention");
   if (!Array.isArray(types) || types.length !== layers) {
@@ -162,7 +151,7 @@ export function parseGemma2Config(json: unknown): Gemma2Config {
     sliding_window: intValue(src, "sliding_window"),
     attn_logit_softcapping: optPositiveValue(src, "attn_logit_softcapping"),
     final_logit_softcapping: optPositiveValue(src, "final_logit_softcapping"),
-    hidden_activation: act as ActivationName,
+    hidden_activation: activationValue(src, "hidden_activation"),
     attention_bias: boolValue(src, "attention_bias", false),
     tie_word_embeddings: boolValue(src, "tie_word_embeddings", true),
     layer_types: types as Gemma2LayerType[],

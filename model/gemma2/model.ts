@@ -2,10 +2,11 @@
 // mlp, input_layernorm, post_attention_layernorm, pre_feedforward_layernorm,
 // post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
 
-import { arange, type Device, type Tensor } from "../../engine/mod.ts";
+import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
-import { KVCache } from "../kv_cache.ts";
+import type { KVCache } from "../kv_cache.ts";
+import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
@@ -148,16 +149,12 @@ export class Gemma2Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
-      throw new TypeError(
-        `gemma2 model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
-      );
-    }
-    const [B, T] = inputIds.shape;
-    const cache = opts.cache ?? null;
-    const past = cache?.length ?? 0;
-    const positionIds = opts.positionIds ??
-      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    const { B, T, past, cache, positionIds } = forwardInputs(
+      "gemma2 model",
+      inputIds,
+      opts,
+      this.#device,
+    );
     const embeds = this.embed_tokens.call(inputIds); // (B, T, C)
     this.rotary_emb.ensure(past + T);
     const positionEmbeddings = this.rotary_emb.call(embeds, positionIds);
@@ -192,6 +189,7 @@ export const GEMMA2_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "model.norm",
   lmHead: "lm_head",
   embed: "model.embed_tokens",
+  layerReturnsTuple: true,
 });
 
 /**
@@ -236,25 +234,12 @@ export class Gemma2ForCausalLM extends Module implements CausalLM {
     );
     if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
     this.generator = this.addModule("generator", new Generator());
-    this.shape = {
-      modelType: c.model_type,
-      numLayers: c.num_hidden_layers,
-      hiddenSize: c.hidden_size,
-      numHeads: c.num_attention_heads,
-      numKvHeads: c.num_key_value_heads,
-      headDim: c.head_dim,
-      maxPositions: c.max_position_embeddings,
-      vocabSize: c.vocab_size,
-      bosTokenId: c.bos_token_id,
-      eosTokenIds: c.eos_token_id,
-      padTokenId: c.pad_token_id,
-    };
+    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
   }
 
   /** A KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCache {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+    return newKVCache(this.shape, this.device, opts);
   }
 
   /** ids (B, T) int32 -> logits (B, T, V), final-softcapped. */

@@ -1,16 +1,17 @@
 // config.json of GPT-NeoX / Pythia (model_type "gpt_neox"): HF key names read (rotary_pct and
 // rotary_emb_base, or their newer names), GPTNeoXConfig's defaults filled in, values checked.
 
-import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
+import type { ActivationName } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
 import {
+  activationValue,
   boolValue,
-  configObject,
   dtypeValue,
   idListValue,
   intValue,
   optIdValue,
   positiveValue,
+  withDefaults,
 } from "../_config_values.ts";
 
 /**
@@ -89,12 +90,7 @@ const DEFAULTS: Record<string, unknown> = {
  * ```
  */
 export function parseGPTNeoXConfig(json: unknown): GPTNeoXConfig {
-  const raw = configObject(json);
-  if ((raw.model_type ?? "gpt_neox") !== "gpt_neox") {
-    throw new RangeError(`model_type "${raw.model_type}" is not GPT-NeoX: use "gpt_neox"`);
-  }
-  const src: Record<string, unknown> = { ...DEFAULTS };
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined) src[k] = v;
+  const src = withDefaults(json, "gpt_neox", "GPT-NeoX", DEFAULTS);
   src.rotary_pct ??= src.partial_rotary_factor ?? 0.25;
   src.rotary_emb_base ??= src.rope_theta ?? 10000;
   const hidden = intValue(src, "hidden_size");
@@ -115,12 +111,6 @@ export function parseGPTNeoXConfig(json: unknown): GPTNeoXConfig {
       } channels of a head`,
     );
   }
-  const act = src.hidden_act;
-  if (!ACTIVATIONS.includes(act as ActivationName)) {
-    throw new RangeError(
-      `Unsupported hidden_act "${act}": use one of ${ACTIVATIONS.map((a) => `"${a}"`).join(", ")}`,
-    );
-  }
   return {
     model_type: "gpt_neox",
     hidden_size: hidden,
@@ -134,7 +124,7 @@ export function parseGPTNeoXConfig(json: unknown): GPTNeoXConfig {
     rotary_emb_base: positiveValue(src, "rotary_emb_base"),
     rope_scaling: (src.rope_scaling ?? null) as RopeScaling | null,
     use_parallel_residual: boolValue(src, "use_parallel_residual", true),
-    hidden_act: act as ActivationName,
+    hidden_act: activationValue(src, "hidden_act"),
     attention_bias: boolValue(src, "attention_bias", true),
     tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
     bos_token_id: optIdValue(src, "bos_token_id"),

@@ -3,10 +3,11 @@
 // attention.{query_key_value, dense}, mlp.{dense_h_to_4h, act, dense_4h_to_h}},
 // final_layer_norm, rotary_emb}, embed_out. Synchronous forward; every submodule via call().
 
-import { arange, type Device, slice, type Tensor } from "../../engine/mod.ts";
+import { type Device, slice, type Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
-import { KVCache } from "../kv_cache.ts";
+import type { KVCache } from "../kv_cache.ts";
+import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { Activation } from "../layers/activation.ts";
 import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
@@ -218,16 +219,12 @@ export class GPTNeoXModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
-      throw new TypeError(
-        `gpt_neox model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
-      );
-    }
-    const [B, T] = inputIds.shape;
-    const cache = opts.cache ?? null;
-    const past = cache?.length ?? 0;
-    const positionIds = opts.positionIds ??
-      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    const { B, T, past, cache, positionIds } = forwardInputs(
+      "gpt_neox model",
+      inputIds,
+      opts,
+      this.#device,
+    );
     let x = this.emb_dropout.call(this.embed_in.call(inputIds)); // (B, T, C)
     this.rotary_emb.ensure(past + T);
     const ctx: AttentionContext = {
@@ -257,6 +254,7 @@ export const GPT_NEOX_PATHS: DecoderPaths = Object.freeze({
   finalNorm: "gpt_neox.final_layer_norm",
   lmHead: "embed_out",
   embed: "gpt_neox.embed_in",
+  layerReturnsTuple: true,
 });
 
 /**
@@ -300,26 +298,12 @@ export class GPTNeoXForCausalLM extends Module implements CausalLM {
     );
     if (c.tie_word_embeddings) this.embed_out.addParameter("weight", this.gpt_neox.embed_in.weight);
     this.generator = this.addModule("generator", new Generator());
-    const heads = c.num_attention_heads;
-    this.shape = {
-      modelType: c.model_type,
-      numLayers: c.num_hidden_layers,
-      hiddenSize: c.hidden_size,
-      numHeads: heads,
-      numKvHeads: heads,
-      headDim: c.hidden_size / heads,
-      maxPositions: c.max_position_embeddings,
-      vocabSize: c.vocab_size,
-      bosTokenId: c.bos_token_id,
-      eosTokenIds: c.eos_token_id,
-      padTokenId: c.pad_token_id,
-    };
+    this.shape = decoderShape(c);
   }
 
   /** A KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCache {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+    return newKVCache(this.shape, this.device, opts);
   }
 
   /** ids (B, T) int32 -> logits (B, T, V). */

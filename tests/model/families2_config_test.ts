@@ -1,5 +1,6 @@
 // Gemma 2 and GPT-NeoX configs (defaults, legacy key names, named errors), registry lookup,
 // checkpoint checks (one error for every problem, old buffers ignored) and seeded random init.
+// The fixtures themselves run through tests/trace/family_fixture_test.ts.
 
 import assert from "node:assert/strict";
 import { tensor } from "../../engine/mod.ts";
@@ -7,6 +8,7 @@ import { familyOf } from "../../model/families.ts";
 import { parseGemma2Config } from "../../model/gemma2/config.ts";
 import { Gemma2ForCausalLM } from "../../model/gemma2/model.ts";
 import { parseGPTNeoXConfig } from "../../model/gpt_neox/config.ts";
+import { parseOlmo2Config } from "../../model/olmo2/config.ts";
 import type { GPTNeoXForCausalLM } from "../../model/gpt_neox/model.ts";
 import { randomModel } from "../../model/load.ts";
 import type { WeightSource } from "../../model/weights.ts";
@@ -205,4 +207,30 @@ Deno.test("gemma2: final_logit_softcapping bounds the logits; lm_head.output is 
   for (let i = 0; i < raw.length; i++) {
     assert.ok(Math.abs(capped[i] - 0.5 * Math.tanh(raw[i] / 0.5)) < 1e-6);
   }
+});
+
+const fixture = (name: string, file: string) =>
+  Deno.readTextFile(new URL(`../fixtures/${name}/${file}`, import.meta.url));
+
+Deno.test("tiny-gpt-neox-serial differs from tiny-gpt-neox only in use_parallel_residual", async () => {
+  const a = JSON.parse(await fixture("tiny-gpt-neox", "config.json"));
+  const b = JSON.parse(await fixture("tiny-gpt-neox-serial", "config.json"));
+  assert.equal(a.use_parallel_residual, true);
+  assert.deepEqual({ ...b, use_parallel_residual: true }, a);
+  const ra = JSON.parse(await fixture("tiny-gpt-neox", "reference.json"));
+  const rb = JSON.parse(await fixture("tiny-gpt-neox-serial", "reference.json"));
+  assert.notDeepEqual(ra.greedy.new_tokens, rb.greedy.new_tokens); // the residual form matters
+});
+
+Deno.test("olmo2 config: defaults, rope_parameters of transformers 5 configs, named errors", () => {
+  const c = parseOlmo2Config({ num_attention_heads: 8, rope_parameters: { rope_theta: 500000 } });
+  assert.deepEqual([c.num_key_value_heads, c.rope_theta, c.rope_scaling], [8, 500000, null]);
+  assert.deepEqual([c.rms_norm_eps, c.tie_word_embeddings, c.pad_token_id], [1e-5, false, 1]);
+  assert.equal(parseOlmo2Config({ rope_theta: 7 }).rope_theta, 7);
+  assert.throws(
+    () => parseOlmo2Config({ num_attention_heads: 6, num_key_value_heads: 4 }),
+    /"num_attention_heads" \(6\) must divide "hidden_size" \(4096\) and be divisible by "num_key_value_heads" \(4\)/,
+  );
+  assert.throws(() => parseOlmo2Config({ model_type: "olmo" }), /model_type "olmo" is not OLMo 2/);
+  assert.equal(familyOf({ model_type: "olmo2" }).name, "OLMo 2");
 });

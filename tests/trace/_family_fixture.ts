@@ -202,9 +202,9 @@ export function familyFixtureTests(fx: FamilyFixture): void {
     );
     const width = b.input_ids[0].length;
     const last = list<Tensor>().save();
-    const logits = await model.trace(rows, () => {
+    const logits = await model.trace(rows, (t) => {
       last.append(h0(layer(model, nLayers - 1).output));
-      return model.envoy.child("lm_head").output;
+      return t.result; // the model's logits (Gemma 2's softcapped), whatever its head is called
     }) as Tensor;
     for (let i = 0; i < rows.length; i++) {
       const pads = width - rows[i].length;

@@ -1,0 +1,282 @@
+// OLMo 2 with transformers 4.57's module tree: model.embed_tokens, model.layers[i].{self_attn.
+// {q_proj, k_proj, v_proj, o_proj, q_norm, k_norm}, mlp, post_attention_layernorm,
+// post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
+
+import type { Device, Tensor } from "../../engine/mod.ts";
+import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
+import { Generator } from "../generator.ts";
+import type { KVCache } from "../kv_cache.ts";
+import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
+import { Embedding } from "../layers/embedding.ts";
+import { Linear } from "../layers/linear.ts";
+import { GatedMLP } from "../layers/mlp.ts";
+import { RMSNorm } from "../layers/norm.ts";
+import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
+import { Module, ModuleList } from "../module.ts";
+import { BaseModelOutput } from "../outputs.ts";
+import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
+import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
+
+/**
+ * HF Olmo2Attention: q_norm and k_norm are RMSNorms over the whole projection (all heads
+ * together, before the split into heads), then rotary, grouped attention, o_proj. Returns
+ * `[attn_output (B, T, C), attn_weights (B, H, T, S)]`.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { parseOlmo2Config } from "./config.ts";
+ * import { Olmo2Attention } from "./model.ts";
+ * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1 });
+ * const [, w] = new Olmo2Attention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
+ * w.shape; // [1, 2, 3, 3]
+ * ```
+ */
+export class Olmo2Attention extends Module {
+  /** hidden -> heads * D. */
+  readonly q_proj: Linear;
+  /** hidden -> kvHeads * D. */
+  readonly k_proj: Linear;
+  /** hidden -> kvHeads * D. */
+  readonly v_proj: Linear;
+  /** heads * D -> hidden. */
+  readonly o_proj: Linear;
+  /** RMSNorm over all query channels (heads * D). */
+  readonly q_norm: RMSNorm;
+  /** RMSNorm over all key channels (kvHeads * D). */
+  readonly k_norm: RMSNorm;
+  readonly #heads: number;
+  readonly #kvHeads: number;
+  readonly #layer: number;
+
+  /** Builds layer `layer`'s projections and norms (zero weights) on `device`. */
+  constructor(config: Olmo2Config, layer: number, device: Device) {
+    super();
+    const C = config.hidden_size, H = config.num_attention_heads, KV = config.num_key_value_heads;
+    const D = C / H, lin = { bias: config.attention_bias, device };
+    this.#heads = H;
+    this.#kvHeads = KV;
+    this.#layer = layer;
+    this.q_proj = this.addModule("q_proj", new Linear(C, H * D, lin));
+    this.k_proj = this.addModule("k_proj", new Linear(C, KV * D, lin));
+    this.v_proj = this.addModule("v_proj", new Linear(C, KV * D, lin));
+    this.o_proj = this.addModule("o_proj", new Linear(H * D, C, lin));
+    this.q_norm = this.addModule("q_norm", new RMSNorm(H * D, config.rms_norm_eps, { device }));
+    this.k_norm = this.addModule("k_norm", new RMSNorm(KV * D, config.rms_norm_eps, { device }));
+  }
+
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
+    const [B, T, C] = x.shape;
+    const H = this.#heads, KV = this.#kvHeads, D = C / H;
+    const heads = (t: Tensor, n: number) => t.reshape(B, T, n, D).transpose(1, 2); // (B, n, T, D)
+    let q = heads(this.q_norm.call(this.q_proj.call(x)), H);
+    let k = heads(this.k_norm.call(this.k_proj.call(x)), KV);
+    const v = heads(this.v_proj.call(x), KV);
+    if (ctx.positionEmbeddings) {
+      const [cos, sin] = ctx.positionEmbeddings; // (B, T, D)
+      q = applyRotary(q, cos, sin);
+      k = applyRotary(k, cos, sin);
+    }
+    const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
+    const [y, probs] = attend(q, kAll, vAll, { scale: D ** -0.5, bias: ctx.bias }); // (B, H, T, D)
+    return [this.o_proj.call(y.transpose(1, 2).reshape(B, T, H * D)), probs];
+  }
+}
+
+/**
+ * HF Olmo2DecoderLayer, norms after each sublayer: h = x + post_attention_layernorm(attn(x)),
+ * h + post_feedforward_layernorm(mlp(h)). Returns the hidden state (B, T, C) as a Tensor, as
+ * transformers 4.57 does (`model.layers[i].output`).
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { parseOlmo2Config } from "./config.ts";
+ * import { Olmo2DecoderLayer } from "./model.ts";
+ * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16 });
+ * new Olmo2DecoderLayer(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null }).shape; // [1, 3, 8]
+ * ```
+ */
+export class Olmo2DecoderLayer extends Module {
+  /** Attention with whole-projection q/k norms. */
+  readonly self_attn: Olmo2Attention;
+  /** gate/up/down projections. */
+  readonly mlp: GatedMLP;
+  /** RMSNorm of the attention output, before the residual add. */
+  readonly post_attention_layernorm: RMSNorm;
+  /** RMSNorm of the MLP output, before the residual add. */
+  readonly post_feedforward_layernorm: RMSNorm;
+
+  /** Builds layer `layer` with zero weights on `device`. */
+  constructor(config: Olmo2Config, layer: number, device: Device) {
+    super();
+    const c = config;
+    this.self_attn = this.addModule("self_attn", new Olmo2Attention(c, layer, device));
+    this.mlp = this.addModule(
+      "mlp",
+      new GatedMLP({
+        hiddenSize: c.hidden_size,
+        intermediateSize: c.intermediate_size,
+        activation: c.hidden_act,
+        device,
+      }),
+    );
+    const norm = () => new RMSNorm(c.hidden_size, c.rms_norm_eps, { device });
+    this.post_attention_layernorm = this.addModule("post_attention_layernorm", norm());
+    this.post_feedforward_layernorm = this.addModule("post_feedforward_layernorm", norm());
+  }
+
+  /** x (B, T, C) -> (B, T, C). */
+  forward(x: Tensor, ctx: AttentionContext): Tensor {
+    const [a] = this.self_attn.call(x, ctx); // (B, T, C)
+    const h = x.add(this.post_attention_layernorm.call(a));
+    return h.add(this.post_feedforward_layernorm.call(this.mlp.call(h))); // (B, T, C)
+  }
+}
+
+/**
+ * The decoder stack (HF Olmo2Model): embed_tokens, layers, norm, rotary_emb. Returns a
+ * BaseModelOutput: `output[0]` is the final norm's output (B, T, C).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { parseOlmo2Config } from "./config.ts";
+ * import { Olmo2Model } from "./model.ts";
+ * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * new Olmo2Model(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
+ * ```
+ */
+export class Olmo2Model extends Module {
+  /** Token embeddings (V, C). */
+  readonly embed_tokens: Embedding;
+  /** The decoder layers. */
+  readonly layers: ModuleList<Olmo2DecoderLayer>;
+  /** Final RMSNorm. */
+  readonly norm: RMSNorm;
+  /** Rotary tables: output [cos, sin] (B, T, head_dim). */
+  readonly rotary_emb: RotaryEmbedding;
+  readonly #device: Device;
+
+  /** Builds the stack computing on `device`, weights on `weightDevice` (default `device`). */
+  constructor(config: Olmo2Config, device: Device, weightDevice: Device = device) {
+    super();
+    const c = config, w = weightDevice;
+    this.#device = device;
+    this.embed_tokens = this.addModule(
+      "embed_tokens",
+      new Embedding(c.vocab_size, c.hidden_size, w),
+    );
+    const layers = Array.from(
+      { length: c.num_hidden_layers },
+      (_, i) => new Olmo2DecoderLayer(c, i, w),
+    );
+    this.layers = this.addModule("layers", new ModuleList(layers));
+    this.norm = this.addModule("norm", new RMSNorm(c.hidden_size, c.rms_norm_eps, { device: w }));
+    this.rotary_emb = this.addModule(
+      "rotary_emb",
+      new RotaryEmbedding({
+        headDim: c.hidden_size / c.num_attention_heads,
+        base: c.rope_theta,
+        scaling: c.rope_scaling,
+        bufferDtype: c.dtype,
+        device,
+      }),
+    );
+  }
+
+  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
+    const { B, T, past, cache, positionIds } = forwardInputs(
+      "olmo2 model",
+      inputIds,
+      opts,
+      this.#device,
+    );
+    let x = this.embed_tokens.call(inputIds); // (B, T, C)
+    this.rotary_emb.ensure(past + T);
+    const ctx: AttentionContext = {
+      positionEmbeddings: this.rotary_emb.call(x, positionIds),
+      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
+      cache,
+    };
+    for (const layer of this.layers) x = layer.call(x, ctx);
+    cache?.advance(T);
+    return new BaseModelOutput(this.norm.call(x), cache);
+  }
+}
+
+/** Options of the Olmo2ForCausalLM constructor. */
+export interface Olmo2ModelOptions {
+  /** Device the model computes on; default cpu. */
+  device?: Device;
+  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
+  empty?: boolean;
+}
+
+/** Where OLMo 2's parts sit in the module tree. */
+export const OLMO2_PATHS: DecoderPaths = Object.freeze({
+  layers: "model.layers",
+  attention: "self_attn",
+  mlp: "mlp",
+  finalNorm: "model.norm",
+  lmHead: "lm_head",
+  embed: "model.embed_tokens",
+  layerReturnsTuple: false,
+});
+
+/**
+ * OLMo 2 with its LM head (HF Olmo2ForCausalLM): ids (B, T) -> logits (B, T, V). The head is
+ * untied unless tie_word_embeddings is true.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { Olmo2ForCausalLM } from "./model.ts";
+ * const m = new Olmo2ForCausalLM({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
+ * ```
+ */
+export class Olmo2ForCausalLM extends Module implements CausalLM {
+  /** The parsed config (HF key names). */
+  readonly config: Olmo2Config;
+  /** The device the model computes on. */
+  readonly device: Device;
+  /** The decoder stack. */
+  readonly model: Olmo2Model;
+  /** hidden -> vocab (no bias). */
+  readonly lm_head: Linear;
+  /** Identity generate() calls; `streamer` sees each step. */
+  readonly generator: Generator;
+  /** Family-agnostic sizes. */
+  readonly shape: DecoderShape;
+  /** Paths of layers, norm, head and embedding. */
+  readonly paths: DecoderPaths = OLMO2_PATHS;
+
+  /** Builds the tree with zero (or placeholder) weights from a config object. */
+  constructor(config: Partial<Olmo2Config> | Olmo2Config = {}, opts: Olmo2ModelOptions = {}) {
+    super();
+    const c = this.config = parseOlmo2Config(config);
+    this.device = opts.device ?? "cpu";
+    const w: Device = opts.empty ? "meta" : this.device;
+    this.model = this.addModule("model", new Olmo2Model(c, this.device, w));
+    this.lm_head = this.addModule(
+      "lm_head",
+      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
+    );
+    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
+    this.generator = this.addModule("generator", new Generator());
+    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads });
+  }
+
+  /** A KV cache for `batch` rows on this model's device. */
+  newCache(opts: { batch: number; capacity?: number }): KVCache {
+    return newKVCache(this.shape, this.device, opts);
+  }
+
+  /** ids (B, T) int32 -> logits (B, T, V). */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
+    return this.lm_head.call(this.model.call(inputIds, opts)[0]); // (B, T, V)
+  }
+}
