@@ -13,6 +13,17 @@ import { cli, MODEL, PROMPT } from "./_run.ts";
 
 const COMMANDS = ["generate", "trace", "lens", "attention", "info"];
 
+/** Each case of `cmd` on the fixture exits 2 with its message and the usage; `dir` stays empty. */
+async function expectUsageErrors(cmd: string, dir: string, cases: [string[], RegExp][]) {
+  for (const [args, msg] of cases) {
+    const r = await cli(cmd, MODEL, PROMPT, "--device", "cpu", ...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, msg);
+    assert.match(r.err, new RegExp(`\\n\\nUsage: tsight ${cmd} `));
+  }
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+}
+
 Deno.test("cli: --help on the CLI and on every command prints the usage and exits 0", async () => {
   const top = await cli("--help");
   assert.equal(top.code, 0);
@@ -169,13 +180,7 @@ Deno.test("cli trace: bad paths and files exit 2 naming the fix, and write nothi
       [["--save", "transformer.h.0.output.0"], /Missing --out: it is required/],
       [["--out", file], /Missing --save: name at least one PATH/],
     ];
-    for (const [args, msg] of cases) {
-      const r = await cli("trace", MODEL, PROMPT, "--device", "cpu", ...args);
-      assert.equal(r.code, 2, args.join(" "));
-      assert.match(r.err, msg);
-      assert.match(r.err, /Usage: tsight trace/);
-    }
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    await expectUsageErrors("trace", dir, cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -286,12 +291,7 @@ Deno.test("cli lens: bad --token and missing --out exit 2 and write nothing", as
       [["--out", out, "--token", " Paris"], /--token needs --lines FILE to plot them/],
       [[], /Missing --out: it is required/],
     ];
-    for (const [args, msg] of cases) {
-      const r = await cli("lens", MODEL, PROMPT, "--device", "cpu", ...args);
-      assert.equal(r.code, 2, args.join(" "));
-      assert.match(r.err, msg);
-    }
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    await expectUsageErrors("lens", dir, cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -325,12 +325,7 @@ Deno.test("cli attention: probabilities equal the reference; one heatmap per hea
       [["--layer", "1"], /Missing --out: it is required/],
     ];
     await Deno.remove(out);
-    for (const [args, msg] of cases) {
-      const e = await cli("attention", MODEL, PROMPT, "--device", "cpu", ...args);
-      assert.equal(e.code, 2, args.join(" "));
-      assert.match(e.err, msg);
-    }
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    await expectUsageErrors("attention", dir, cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
