@@ -8,6 +8,7 @@ import { layerAttention } from "../../cli/attention.ts";
 import { logitLens } from "../../cli/lens.ts";
 import { assertClose } from "../_assert.ts";
 import { ACT, reference } from "../model/_tiny_gpt2.ts";
+import { deviceTest } from "../_devices.ts";
 import { parseXml, select, textOf } from "../viz/_xml.ts";
 import { cli, MODEL, PROMPT } from "./_run.ts";
 
@@ -348,4 +349,17 @@ Deno.test("cli info: files, parameter count, dtypes, config and module tree", as
   assert.match(r.out, /^ {10}c_attn: Conv1D {2}weight \[32, 96\], bias \[96\]$/m);
   assert.match(r.out, /^ {6}1 to 2: as 0$/m);
   assert.match(r.out, /^ {2}lm_head: LMHead$/m);
+});
+
+deviceTest("cli lens and attention: the same numbers on every device", async (device) => {
+  const ref = (await reference()).cases.eiffel;
+  const model = await LanguageModel.load(MODEL, { device });
+  assert.equal(model.device, device);
+  const att = await layerAttention(model, PROMPT, 2);
+  await assertClose(att.heads, ref.activations["transformer.h.2.attn.attn_probs"], ACT);
+  const lens = await logitLens(model, PROMPT);
+  assert.deepEqual(
+    lens.top1[2].map((c) => c.token),
+    ref.logits.top5_ids.map((r: number[]) => model.tokenizer.decode([r[0]])),
+  );
 });
