@@ -8,10 +8,22 @@ import { layerAttention } from "../../cli/attention.ts";
 import { logitLens } from "../../cli/lens.ts";
 import { assertClose } from "../_assert.ts";
 import { ACT, reference } from "../model/_tiny_gpt2.ts";
+import { deviceTest } from "../_devices.ts";
 import { parseXml, select, textOf } from "../viz/_xml.ts";
 import { cli, MODEL, PROMPT } from "./_run.ts";
 
 const COMMANDS = ["generate", "trace", "lens", "attention", "info"];
+
+/** Each case of `cmd` on the fixture exits 2 with its message and the usage; `dir` stays empty. */
+async function expectUsageErrors(cmd: string, dir: string, cases: [string[], RegExp][]) {
+  for (const [args, msg] of cases) {
+    const r = await cli(cmd, MODEL, PROMPT, "--device", "cpu", ...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, msg);
+    assert.match(r.err, new RegExp(`\\n\\nUsage: tsight ${cmd} `));
+  }
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+}
 
 Deno.test("cli: --help on the CLI and on every command prints the usage and exits 0", async () => {
   const top = await cli("--help");
@@ -169,13 +181,7 @@ Deno.test("cli trace: bad paths and files exit 2 naming the fix, and write nothi
       [["--save", "transformer.h.0.output.0"], /Missing --out: it is required/],
       [["--out", file], /Missing --save: name at least one PATH/],
     ];
-    for (const [args, msg] of cases) {
-      const r = await cli("trace", MODEL, PROMPT, "--device", "cpu", ...args);
-      assert.equal(r.code, 2, args.join(" "));
-      assert.match(r.err, msg);
-      assert.match(r.err, /Usage: tsight trace/);
-    }
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    await expectUsageErrors("trace", dir, cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -286,12 +292,7 @@ Deno.test("cli lens: bad --token and missing --out exit 2 and write nothing", as
       [["--out", out, "--token", " Paris"], /--token needs --lines FILE to plot them/],
       [[], /Missing --out: it is required/],
     ];
-    for (const [args, msg] of cases) {
-      const r = await cli("lens", MODEL, PROMPT, "--device", "cpu", ...args);
-      assert.equal(r.code, 2, args.join(" "));
-      assert.match(r.err, msg);
-    }
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    await expectUsageErrors("lens", dir, cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -325,12 +326,7 @@ Deno.test("cli attention: probabilities equal the reference; one heatmap per hea
       [["--layer", "1"], /Missing --out: it is required/],
     ];
     await Deno.remove(out);
-    for (const [args, msg] of cases) {
-      const e = await cli("attention", MODEL, PROMPT, "--device", "cpu", ...args);
-      assert.equal(e.code, 2, args.join(" "));
-      assert.match(e.err, msg);
-    }
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    await expectUsageErrors("attention", dir, cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -353,4 +349,17 @@ Deno.test("cli info: files, parameter count, dtypes, config and module tree", as
   assert.match(r.out, /^ {10}c_attn: Conv1D {2}weight \[32, 96\], bias \[96\]$/m);
   assert.match(r.out, /^ {6}1 to 2: as 0$/m);
   assert.match(r.out, /^ {2}lm_head: LMHead$/m);
+});
+
+deviceTest("cli lens and attention: the same numbers on every device", async (device) => {
+  const ref = (await reference()).cases.eiffel;
+  const model = await LanguageModel.load(MODEL, { device });
+  assert.equal(model.device, device);
+  const att = await layerAttention(model, PROMPT, 2);
+  await assertClose(att.heads, ref.activations["transformer.h.2.attn.attn_probs"], ACT);
+  const lens = await logitLens(model, PROMPT);
+  assert.deepEqual(
+    lens.top1[2].map((c) => c.token),
+    ref.logits.top5_ids.map((r: number[]) => model.tokenizer.decode([r[0]])),
+  );
 });
