@@ -1,6 +1,8 @@
 // Shared by the *_vs_torch benches: a python with torch and transformers (made once in a venv
 // from pip's configured indexes), running a peer script, medians, and the side-by-side table.
 
+import { type CausalLM, generate } from "../model/mod.ts";
+
 /** Threads both sides use. */
 export const THREADS = 2;
 export const VENV = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/tsight-bench-venv`;
@@ -75,4 +77,21 @@ export function printTable(rows: [string, number, number | undefined, "lower" | 
     const ratio = p === undefined ? "-" : `${(better === "lower" ? p / t : t / p).toFixed(2)}x`;
     console.log(`| ${name} | ${t.toFixed(1)} | ${p?.toFixed(1) ?? "-"} | ${ratio} |`);
   }
+}
+
+/** The mean gap (ms) between streamed tokens of a 50-token greedy generation, best of 3. */
+export async function decodeMs(model: CausalLM, ids: number[][]): Promise<number> {
+  await generate(model, ids, { maxNewTokens: 5 });
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const stamps: number[] = [];
+    model.generator.streamer.hook = { output: () => void stamps.push(performance.now()) };
+    try {
+      await generate(model, ids, { maxNewTokens: 50 });
+    } finally {
+      model.generator.streamer.hook = null;
+    }
+    best = Math.min(best, (stamps[stamps.length - 1] - stamps[0]) / (stamps.length - 1));
+  }
+  return best;
 }

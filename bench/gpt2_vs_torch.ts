@@ -3,8 +3,16 @@
 // The PyTorch peer is bench/_torch_gpt2.py; without torch the peer is skipped with a message.
 
 import { fastTierInfo, startThreads, type Tensor } from "../engine/mod.ts";
-import { generate, prepareBatch, randomGPT2 } from "../model/mod.ts";
-import { bestOf, median, peerFigures, printTable, THREADS, torchPython } from "./_peer.ts";
+import { prepareBatch, randomGPT2 } from "../model/mod.ts";
+import {
+  bestOf,
+  decodeMs,
+  median,
+  peerFigures,
+  printTable,
+  THREADS,
+  torchPython,
+} from "./_peer.ts";
 
 type Figures = {
   prefill10: number;
@@ -25,19 +33,7 @@ async function tsightFigures(): Promise<Figures> {
     return median(() => void (model.call(b.inputIds, opts) as Tensor), n);
   };
   const out = { prefill10: prefill(10, 5), prefill128: prefill(128, 3), decodeMs: Infinity };
-  // Decode: the mean gap between streamed tokens of a 50-token greedy generation.
-  await generate(model, ids(10), { maxNewTokens: 5 });
-  for (let r = 0; r < 3; r++) {
-    const stamps: number[] = [];
-    model.generator.streamer.hook = { output: () => void stamps.push(performance.now()) };
-    try {
-      await generate(model, ids(10), { maxNewTokens: 50 });
-    } finally {
-      model.generator.streamer.hook = null;
-    }
-    const gap = (stamps[stamps.length - 1] - stamps[0]) / (stamps.length - 1);
-    out.decodeMs = Math.min(out.decodeMs, gap);
-  }
+  out.decodeMs = await decodeMs(model, ids(10));
   return out;
 }
 

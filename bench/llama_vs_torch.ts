@@ -3,8 +3,16 @@
 // peer is bench/_torch_llama.py; without torch the peer is skipped with a message.
 
 import { fastTierInfo, startThreads } from "../engine/mod.ts";
-import { generate, prepareBatch, randomModel } from "../model/mod.ts";
-import { bestOf, median, peerFigures, printTable, THREADS, torchPython } from "./_peer.ts";
+import { prepareBatch, randomModel } from "../model/mod.ts";
+import {
+  bestOf,
+  decodeMs,
+  median,
+  peerFigures,
+  printTable,
+  THREADS,
+  torchPython,
+} from "./_peer.ts";
 
 /** SmolLM2-135M's shape (HF config keys). */
 const SHAPE = {
@@ -37,20 +45,7 @@ async function tsightFigures(): Promise<Figures> {
     prefill128: median(() => void model.call(b.inputIds, opts), 3),
     decodeMs: Infinity,
   };
-  await generate(model, ids(10), { maxNewTokens: 5 });
-  for (let r = 0; r < 3; r++) {
-    const stamps: number[] = [];
-    model.generator.streamer.hook = { output: () => void stamps.push(performance.now()) };
-    try {
-      await generate(model, ids(10), { maxNewTokens: 50 });
-    } finally {
-      model.generator.streamer.hook = null;
-    }
-    out.decodeMs = Math.min(
-      out.decodeMs,
-      (stamps[stamps.length - 1] - stamps[0]) / (stamps.length - 1),
-    );
-  }
+  out.decodeMs = await decodeMs(model, ids(10));
   return out;
 }
 

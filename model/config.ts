@@ -164,7 +164,32 @@ function optionalId(
 }
 
 /**
- * Reads `config.json` from a model directory (or the file itself) and parses it.
+ * Reads `config.json` from a model directory (or the file itself) as JSON, any family; a file
+ * that is not JSON is a SyntaxError naming it.
+ *
+ * @example
+ * ```ts ignore
+ * import { readConfigFile } from "./config.ts";
+ * const json = await readConfigFile("tests/fixtures/tiny-llama"); // { model_type: "llama", ... }
+ * ```
+ */
+export async function readConfigFile(dirOrFile: string | URL): Promise<unknown> {
+  let path = dirOrFile;
+  if ((await Deno.stat(path)).isDirectory) {
+    path = typeof path === "string"
+      ? `${path.replace(/\/+$/, "")}/config.json`
+      : new URL("config.json", path.href.endsWith("/") ? path : `${path.href}/`);
+  }
+  const text = await Deno.readTextFile(path);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`Config "${path}" is not JSON (${(e as Error).message}): fix the file`);
+  }
+}
+
+/**
+ * Reads `config.json` from a model directory (or the file itself) and parses it as GPT-2's.
  *
  * @example
  * ```ts ignore
@@ -174,18 +199,5 @@ function optionalId(
  * ```
  */
 export async function loadGPT2Config(dirOrFile: string | URL): Promise<GPT2Config> {
-  let path = dirOrFile;
-  if ((await Deno.stat(path)).isDirectory) {
-    path = typeof path === "string"
-      ? `${path.replace(/\/+$/, "")}/config.json`
-      : new URL("config.json", path.href.endsWith("/") ? path : `${path.href}/`);
-  }
-  const text = await Deno.readTextFile(path);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`Config "${path}" is not JSON (${(e as Error).message}): fix the file`);
-  }
-  return parseGPT2Config(json);
+  return parseGPT2Config(await readConfigFile(dirOrFile));
 }

@@ -140,3 +140,23 @@ export class KVCache implements KVCacheLike {
     this.#length += T;
   }
 }
+
+/**
+ * A KV cache sized from a model's shape (kv heads, head dim, layers) on its device: what every
+ * family's `newCache` returns.
+ *
+ * @example
+ * ```ts
+ * import { cacheFor } from "./kv_cache.ts";
+ * const c = cacheFor({ numLayers: 2, numKvHeads: 1, headDim: 4 }, "cpu", { batch: 1 });
+ * c.capacity; // 64
+ * ```
+ */
+export function cacheFor(
+  shape: KVCacheShape,
+  device: Device,
+  opts: { batch: number; capacity?: number },
+): KVCache {
+  const { numLayers, numKvHeads, headDim } = shape;
+  return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device });
+}

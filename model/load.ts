@@ -4,7 +4,7 @@
 
 import type { Device } from "../engine/mod.ts";
 import type { CausalLM } from "./causal_lm.ts";
-import { type GPT2Config, parseGPT2Config } from "./config.ts";
+import { type GPT2Config, parseGPT2Config, readConfigFile } from "./config.ts";
 import type { Family } from "./family.ts";
 import { familyOf } from "./families.ts";
 import type { GPT2LMHeadModel } from "./gpt2/model.ts";
@@ -47,13 +47,7 @@ export interface LoadModelOptions extends ResolveModelOptions {
  */
 export async function readConfigJson(dir: string): Promise<Record<string, unknown>> {
   const path = `${dir.replace(/\/+$/, "")}/config.json`;
-  const text = await Deno.readTextFile(path);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`Config "${path}" is not JSON (${(e as Error).message}): fix the file`);
-  }
+  const json = await readConfigFile(path);
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new TypeError(`Config "${path}" is ${JSON.stringify(json)}: it must be a JSON object`);
   }

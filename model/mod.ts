@@ -30,7 +30,7 @@ export * from "./gpt_neox/mod.ts";
 export * from "./olmo2/mod.ts";
 export * from "./layers/mod.ts";
 export { Generator, Streamer } from "./generator.ts";
-export { KVCache, type KVCacheOptions, type KVCacheShape } from "./kv_cache.ts";
+export { cacheFor, KVCache, type KVCacheOptions, type KVCacheShape } from "./kv_cache.ts";
 export { BaseModelOutput } from "./outputs.ts";
 export {
   type CheckpointSpec,
@@ -74,6 +74,7 @@ export {
   type GPT2Config,
   loadGPT2Config,
   parseGPT2Config,
+  readConfigFile,
 } from "./config.ts";
 export {
   ByteLengthError,

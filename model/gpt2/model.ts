@@ -11,7 +11,7 @@ import type {
 } from "../causal_lm.ts";
 import { type GPT2Config, parseGPT2Config } from "../config.ts";
 import { Generator } from "../generator.ts";
-import { KVCache } from "../kv_cache.ts";
+import { cacheFor, type KVCache } from "../kv_cache.ts";
 import { Activation } from "../layers/activation.ts";
 import { attentionBias } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
@@ -338,8 +338,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
 
   /** A KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCache {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+    return cacheFor(this.shape, this.device, opts);
   }
 
   /** ids (B, T) int32 -> logits (B, T, V). */

@@ -5,7 +5,7 @@
 import { arange, type Device, type Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
-import { KVCache } from "../kv_cache.ts";
+import { cacheFor, type KVCache } from "../kv_cache.ts";
 import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
@@ -246,8 +246,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
 
   /** A KV cache for `batch` rows on this model's device. */
   newCache(opts: { batch: number; capacity?: number }): KVCache {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device: this.device });
+    return cacheFor(this.shape, this.device, opts);
   }
 
   /** ids (B, T) int32 -> logits (B, T, V). */

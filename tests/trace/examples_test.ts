@@ -7,9 +7,8 @@ import { multipleTokenGeneration } from "../../examples/multiple_token_generatio
 import { FIXTURE } from "../model/_tiny_gpt2.ts";
 import { deviceTest } from "../_devices.ts";
 
-deviceTest("examples: multiple_token_generation reproduces every cell", async (device) => {
-  const model = await LanguageModel.load(FIXTURE.pathname, { device });
-  assert.equal(model.device, device);
+/** Runs the tutorial on `model`, returning what it printed. */
+async function tutorialText(model: LanguageModel): Promise<string> {
   const lines: string[] = [];
   const log = console.log;
   console.log = (...a: unknown[]) =>
@@ -19,7 +18,13 @@ deviceTest("examples: multiple_token_generation reproduces every cell", async (d
   } finally {
     console.log = log;
   }
-  const text = lines.join("\n");
+  return lines.join("\n");
+}
+
+deviceTest("examples: multiple_token_generation reproduces every cell", async (device) => {
+  const model = await LanguageModel.load(FIXTURE.pathname, { device });
+  assert.equal(model.device, device);
+  const text = await tutorialText(model);
   assert.match(text, /Prompt: "The Eiffel Tower is in the city of"/);
   assert.match(
     text,
@@ -37,16 +42,7 @@ deviceTest(
   async (device) => {
     const dir = new URL("../fixtures/tiny-llama/", import.meta.url);
     const model = await LanguageModel.load(dir.pathname, { device });
-    const lines: string[] = [];
-    const log = console.log;
-    console.log = (...a: unknown[]) =>
-      void lines.push(a.map((x) => typeof x === "string" ? x : JSON.stringify(x)).join(" "));
-    try {
-      await multipleTokenGeneration(model);
-    } finally {
-      console.log = log;
-    }
-    const text = lines.join("\n");
+    const text = await tutorialText(model);
     assert.match(
       text,
       /Prompt: "<s> The Eiffel Tower is in the city of"|Prompt: "The Eiffel Tower/,
