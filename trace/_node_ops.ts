@@ -112,6 +112,11 @@ function checkIndex(c: ArgCheck, args: readonly unknown[], i: number): void {
   if (!isIndex(args[i], c)) c.fail(i, args[i], INDEX_TEXT);
 }
 
+/** The first argument is the value the op works on: a Ref to an earlier node. */
+function fromNode(c: ArgCheck, args: readonly unknown[]): void {
+  if (!c.target(args[0])) c.fail(0, args[0], "a reference to an earlier node");
+}
+
 const NONE = (what: string) => (args: readonly unknown[], c: ArgCheck) => count(c, args, 0, what);
 
 /**
@@ -146,7 +151,7 @@ export const NODE_OPS = {
     serialisable: true,
     check(args, c) {
       count(c, args, 2, "a value and a property name");
-      if (!c.target(args[0])) c.fail(0, args[0], "a reference to an earlier node");
+      fromNode(c, args);
       if (!isTracedProperty(args[1])) {
         c.fail(1, args[1], "shape, dtype, device, ndim, size, values or indices");
       }
@@ -162,7 +167,7 @@ export const NODE_OPS = {
       if (args.length < 2) {
         c.fail(-1, `${args.length} arguments`, "a value, a method name and its arguments");
       }
-      if (!c.target(args[0])) c.fail(0, args[0], "a reference to an earlier node");
+      fromNode(c, args);
       const name = args[1];
       if (!isTracedMethod(name)) {
         return c.fail(1, name, "a Tensor method the tracing API documents");
@@ -184,7 +189,7 @@ export const NODE_OPS = {
     serialisable: true,
     check(args, c) {
       count(c, args, 2, "a value and an index");
-      if (!c.target(args[0])) c.fail(0, args[0], "a reference to an earlier node");
+      fromNode(c, args);
       checkIndex(c, args, 1);
     },
     run: (a) => getItem(a[0], a[1]),
@@ -196,7 +201,7 @@ export const NODE_OPS = {
     serialisable: true,
     check(args, c) {
       count(c, args, 3, "a value, an index and the new value");
-      if (!c.target(args[0])) c.fail(0, args[0], "a reference to an earlier node");
+      fromNode(c, args);
       checkIndex(c, args, 1);
     },
     run: (a) => setItem(a[0], a[1], a[2]),
