@@ -134,6 +134,8 @@ export const PROXY_NAMES: readonly string[] = [
   ...RESULT_KEYS,
   "get",
   "set",
+  "grad",
+  "backward",
   "save",
   "value",
 ];

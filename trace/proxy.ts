@@ -121,6 +121,20 @@ export interface InterventionProxy extends TensorMembers {
   set(index: IndexSpec, value: unknown): InterventionProxy;
   /** Keeps this value after the run; returns the proxy, whose `.value` is then readable. */
   save(): this;
+  /**
+   * The gradient that reaches this module value (a module's output or input, or an element of
+   * its tuple) when `metric.backward()` runs in the trace: read it, `.save()` it, edit it in
+   * place (`.grad.set(":", 0)`) or assign a number or value (`p.grad = v`); edits are what
+   * reaches earlier layers. A trace with no backward pass cannot read it.
+   */
+  get grad(): InterventionProxy;
+  set grad(value: number | InterventionProxy);
+  /**
+   * Runs the backward pass from this value (one element, e.g. a logit difference) inside the
+   * trace; `retainGraph` keeps the graph for a later backward (the run keeps it itself when
+   * another `backward()` follows).
+   */
+  backward(opts?: { retainGraph?: boolean }): InterventionProxy;
   /** The value after the run (saved proxies only). */
   readonly value: Value;
   /** The graph node this proxy stands for. */
@@ -229,6 +243,11 @@ const HANDLER: ProxyHandler<Target> = {
         return nodeOf(self);
       case "set":
         return (index: unknown, value: unknown) => record(st, self, "set", [index, value]);
+      case "grad":
+        return record(st, self, "grad", []);
+      case "backward":
+        return (opts: { retainGraph?: boolean } = {}) =>
+          record(st, self, "backward", [opts?.retainGraph === true]);
       case "get":
         return (index: unknown) => record(st, self, "getitem", [index]);
       case "toString":
@@ -250,6 +269,11 @@ const HANDLER: ProxyHandler<Target> = {
     const st = target[STATE];
     if (typeof prop === "string" && INT.test(prop)) {
       record(st, receiver as InterventionProxy, "set", [Number(prop), value]);
+      return true;
+    }
+    if (prop === "grad") {
+      const g = record(st, receiver as InterventionProxy, "grad", []);
+      st.rec.add("gradset", [g, value]);
       return true;
     }
     throw new TypeError(

@@ -1,0 +1,182 @@
+// `.grad` and `backward()` in traces against transformers (tests/fixtures/<family>/grads.json,
+// float64): layer-output gradients, a gradient edit (in place and by assignment), attribution
+// patching with two invokes, several backward passes, and the errors.
+
+import assert from "node:assert/strict";
+import type { Tensor } from "../../engine/mod.ts";
+import type { Envoy } from "../../trace/envoy.ts";
+import { InterventionError, MissingValueError } from "../../trace/errors.ts";
+import { LanguageModel } from "../../trace/language_model.ts";
+import type { InterventionProxy } from "../../trace/proxy.ts";
+import { assertClose, type Tolerance } from "../_assert.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+type P = InterventionProxy;
+/** The fixture README's tolerance for a float32 implementation. */
+const GRAD: Tolerance = { atol: 1e-4, rtol: 1e-3 };
+
+/** A fixture folder, its layers' paths and whether a layer returns a tuple. */
+const FAMILIES = [
+  { name: "tiny-gpt2", layers: "transformer.h", tuple: true },
+  { name: "tiny-llama", layers: "model.layers", tuple: false },
+];
+
+function envoyAt(model: LanguageModel, path: string): Envoy {
+  return path.split(".").reduce(
+    (e: Envoy, part) => (/^\d+$/.test(part) ? e.at(Number(part)) : e.child(part)),
+    model.envoy,
+  );
+}
+
+function close(got: number, want: number, msg: string): void {
+  assert.ok(Math.abs(got - want) <= 1e-4 + 1e-3 * Math.abs(want), `${msg}: ${got} != ${want}`);
+}
+
+for (const fam of FAMILIES) {
+  const dir = new URL(`../fixtures/${fam.name}/`, import.meta.url);
+  const grads: Json = JSON.parse(await Deno.readTextFile(new URL("grads.json", dir)));
+  const model = await LanguageModel.load(dir.pathname);
+  const paths = Object.keys(grads.grads);
+  /** Element 0 of layer i's output (the layer's output itself when it is a Tensor). */
+  const hidden = (i: number): P => {
+    const out = envoyAt(model, `${fam.layers}.${i}`).output;
+    return fam.tuple ? out[0] : out;
+  };
+  /** The fixture's metric, logits[0, -1, a] - logits[0, -1, b], recorded. */
+  const metric = (): P => {
+    const logits = model.envoy.child("lm_head").output;
+    const { a, b } = grads.metric;
+    return logits.get(`0, -1, ${a}`).sub(logits.get(`0, -1, ${b}`));
+  };
+
+  Deno.test(`${fam.name}: layer.output .grad after metric.backward() matches transformers`, async () => {
+    let m: P | undefined;
+    const gs: P[] = [];
+    await model.trace(grads.prompt_ids, () => {
+      for (let i = 0; i < paths.length; i++) gs.push(hidden(i).grad.save());
+      m = metric().save();
+      m.backward();
+    });
+    close((m!.value as Tensor).dataSync()[0], grads.metric.value, "metric");
+    for (const [i, path] of paths.entries()) {
+      await assertClose((gs[i].value as Tensor).get("0"), grads.grads[path], {
+        ...GRAD,
+        msg: path,
+      });
+    }
+    // The run left the model as it was: no parameter needs a gradient or holds one.
+    for (const p of model.module.parameters()) {
+      assert.equal(p.needsGrad, false);
+      assert.equal(p.grad, null);
+    }
+  });
+
+  for (const how of ["set", "assign"] as const) {
+    Deno.test(`${fam.name}: zeroing layer 1's gradient (${how}) stops it reaching earlier layers`, async () => {
+      const edit = grads.grad_edit_zero_layer1;
+      const sums: P[] = [];
+      await model.trace(grads.prompt_ids, () => {
+        for (let i = 0; i < paths.length; i++) {
+          const g = hidden(i).grad;
+          if (paths[i] === edit.edited) {
+            if (how === "set") g.set(":", 0);
+            else hidden(i).grad = 0;
+          }
+          sums.push(hidden(i).grad.abs().sum().save());
+        }
+        metric().backward();
+      });
+      for (const [i, path] of paths.entries()) {
+        close((sums[i].value as Tensor).dataSync()[0], edit.grads_abs_sum[path], path);
+      }
+    });
+  }
+
+  Deno.test(`${fam.name}: attribution patching with two invokes (clean, corrupted) matches transformers`, async () => {
+    const ap = grads.attribution_patching;
+    const clean: P[] = [], corrupt: P[] = [], gs: P[] = [];
+    let m: P | undefined;
+    await model.trace((t) => {
+      t.invoke(ap.clean_ids, () => {
+        for (let i = 0; i < paths.length; i++) clean.push(hidden(i).save());
+      });
+      t.invoke(ap.corrupted_ids, () => {
+        for (let i = 0; i < paths.length; i++) {
+          corrupt.push(hidden(i).save());
+          gs.push(hidden(i).grad.save());
+        }
+        m = metric().save();
+        m.backward();
+      });
+    });
+    close((m!.value as Tensor).dataSync()[0], ap.metric_on_corrupted, "metric on corrupted");
+    for (const [i, path] of paths.entries()) {
+      const [c, k, g] = [clean[i], corrupt[i], gs[i]].map((p) => p.value as Tensor);
+      assert.deepEqual(g.shape, [1, ap.corrupted_ids.length, g.shape[2]]);
+      const attr = c.sub(k).mul(g).sum(-1).get("0"); // (T,)
+      await assertClose(attr, ap.per_layer_per_position[i], { ...GRAD, msg: path });
+    }
+  });
+}
+
+const gpt2Dir = new URL("../fixtures/tiny-gpt2/", import.meta.url);
+const gpt2 = await LanguageModel.load(gpt2Dir.pathname);
+const PROMPT = "The Eiffel Tower is in the city of";
+
+Deno.test("trace grads: each .grad gets the next backward() (nnsight's test_multi_grad)", async () => {
+  let g1: P | undefined, g2: P | undefined, g3: P | undefined;
+  await gpt2.trace(PROMPT, () => {
+    const h = gpt2.transformer.h[-1].output[0];
+    const logits = gpt2.lm_head.output;
+    g1 = h.grad.save();
+    logits.sum().backward();
+    g2 = h.grad.save();
+    logits.sum().mul(2).backward();
+    g3 = h.grad.save(); // after the last backward: that one's gradient
+  });
+  const [a, b, c] = [g1, g2, g3].map((g) => g!.value as Tensor);
+  await assertClose(b, a.mul(2), { atol: 1e-5, rtol: 1e-5 });
+  await assertClose(c, b, { atol: 0, rtol: 0 });
+  assert.ok(a.abs().sum().dataSync()[0] > 0);
+});
+
+Deno.test("trace grads: inference without backward records no tape", async () => {
+  let h: P | undefined;
+  await gpt2.trace(PROMPT, () => void (h = gpt2.transformer.h[0].output[0].save()));
+  assert.equal((h!.value as Tensor).needsGrad, false);
+});
+
+Deno.test("trace grads: .grad with no backward is a MissingValueError naming it; model unchanged", async () => {
+  await assert.rejects(
+    gpt2.trace(PROMPT, () => void gpt2.transformer.h[1].output[0].grad.save()),
+    (e: Error) =>
+      e instanceof MissingValueError &&
+      /transformer\.h\.1\.output\.i0\[0\]\.grad has no value: the trace runs no backward pass/
+        .test(e.message),
+  );
+  await assert.rejects(
+    gpt2.trace(PROMPT, () => {
+      gpt2.transformer.h[1].output[0].get(":, -1").grad.save();
+      gpt2.lm_head.output.sum().backward();
+    }),
+    (e: Error) =>
+      e instanceof InterventionError && /which the model does not hand on/.test(e.message),
+  );
+  for (const p of gpt2.module.parameters()) assert.equal(p.needsGrad, false);
+  for (const m of gpt2.module.namedModules()) assert.equal(m[1].hook, null);
+  // Still usable: a plain trace runs.
+  const out = await gpt2.trace(PROMPT) as Tensor;
+  assert.deepEqual(out.shape, [1, 10, 50257]);
+});
+
+Deno.test("trace grads: a .grad the metric does not depend on was never produced", async () => {
+  await assert.rejects(
+    gpt2.trace(PROMPT, () => {
+      gpt2.transformer.h[2].output[0].grad.save();
+      gpt2.transformer.h[1].output[0].sum().backward();
+    }),
+    (e: Error) =>
+      e instanceof MissingValueError && /no backward pass reached that value/.test(e.message),
+  );
+});
