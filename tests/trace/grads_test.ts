@@ -3,7 +3,7 @@
 // patching with two invokes, several backward passes, and the errors.
 
 import assert from "node:assert/strict";
-import type { Tensor } from "../../engine/mod.ts";
+import { randn, type Tensor } from "../../engine/mod.ts";
 import type { Envoy } from "../../trace/envoy.ts";
 import { InterventionError, MissingValueError } from "../../trace/errors.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
@@ -16,10 +16,16 @@ type P = InterventionProxy;
 /** The fixture README's tolerance for a float32 implementation. */
 const GRAD: Tolerance = { atol: 1e-4, rtol: 1e-3 };
 
-/** A fixture folder, its layers' paths and whether a layer returns a tuple. */
+/**
+ * A fixture folder, its layers' paths, whether a layer returns a tuple, and the tolerance its
+ * grads.json holds to. tiny-llama's grads.json was written by a forward whose metric (0.629860)
+ * differs from its own reference.json's logits (0.626724, which this forward matches to 2e-6),
+ * so its values hold only to about 0.5% of the largest gradient; the finite-difference test
+ * below checks tiny-llama's gradients at the strict tolerance instead.
+ */
 const FAMILIES = [
-  { name: "tiny-gpt2", layers: "transformer.h", tuple: true },
-  { name: "tiny-llama", layers: "model.layers", tuple: false },
+  { name: "tiny-gpt2", layers: "transformer.h", tuple: true, tol: GRAD },
+  { name: "tiny-llama", layers: "model.layers", tuple: false, tol: { atol: 1e-2, rtol: 1e-2 } },
 ];
 
 function envoyAt(model: LanguageModel, path: string): Envoy {
@@ -29,8 +35,9 @@ function envoyAt(model: LanguageModel, path: string): Envoy {
   );
 }
 
-function close(got: number, want: number, msg: string): void {
-  assert.ok(Math.abs(got - want) <= 1e-4 + 1e-3 * Math.abs(want), `${msg}: ${got} != ${want}`);
+function close(got: number, want: number, msg: string, tol: Tolerance = GRAD): void {
+  const ok = Math.abs(got - want) <= tol.atol! + tol.rtol! * Math.abs(want);
+  assert.ok(ok, `${msg}: ${got} != ${want}`);
 }
 
 for (const fam of FAMILIES) {
@@ -58,10 +65,10 @@ for (const fam of FAMILIES) {
       m = metric().save();
       m.backward();
     });
-    close((m!.value as Tensor).dataSync()[0], grads.metric.value, "metric");
+    close((m!.value as Tensor).dataSync()[0], grads.metric.value, "metric", fam.tol);
     for (const [i, path] of paths.entries()) {
       await assertClose((gs[i].value as Tensor).get("0"), grads.grads[path], {
-        ...GRAD,
+        ...fam.tol,
         msg: path,
       });
     }
@@ -88,7 +95,7 @@ for (const fam of FAMILIES) {
         metric().backward();
       });
       for (const [i, path] of paths.entries()) {
-        close((sums[i].value as Tensor).dataSync()[0], edit.grads_abs_sum[path], path);
+        close((sums[i].value as Tensor).dataSync()[0], edit.grads_abs_sum[path], path, fam.tol);
       }
     });
   }
@@ -110,12 +117,40 @@ for (const fam of FAMILIES) {
         m.backward();
       });
     });
-    close((m!.value as Tensor).dataSync()[0], ap.metric_on_corrupted, "metric on corrupted");
+    close((m!.value as Tensor).dataSync()[0], ap.metric_on_corrupted, "corrupted metric", fam.tol);
     for (const [i, path] of paths.entries()) {
       const [c, k, g] = [clean[i], corrupt[i], gs[i]].map((p) => p.value as Tensor);
       assert.deepEqual(g.shape, [1, ap.corrupted_ids.length, g.shape[2]]);
       const attr = c.sub(k).mul(g).sum(-1).get("0"); // (T,)
-      await assertClose(attr, ap.per_layer_per_position[i], { ...GRAD, msg: path });
+      await assertClose(attr, ap.per_layer_per_position[i], { ...fam.tol, msg: path });
+    }
+  });
+
+  Deno.test(`${fam.name}: each layer's .grad agrees with central finite differences of the metric`, async () => {
+    const T = grads.prompt_ids.length;
+    const gs: P[] = [];
+    await model.trace(grads.prompt_ids, () => {
+      for (let i = 0; i < paths.length; i++) gs.push(hidden(i).grad.save());
+      metric().backward();
+    });
+    const eps = 1e-2;
+    for (let i = 0; i < paths.length; i++) {
+      const g = gs[i].value as Tensor; // (1, T, C)
+      // Along the gradient itself (the largest signal) and along a random direction.
+      const r = randn([1, T, g.shape[2]], { seed: 7 + i });
+      for (const d of [g, r]) {
+        const v = d.div(d.mul(d).sum().sqrt()); // (1, T, C), unit length
+        const at = async (s: number) => {
+          const m = await model.trace(grads.prompt_ids, () => {
+            hidden(i).set(":", hidden(i).add(v.mul(s)));
+            return metric();
+          }) as Tensor;
+          return m.dataSync()[0];
+        };
+        const fd = ((await at(eps)) - (await at(-eps))) / (2 * eps);
+        const dot = g.mul(v).sum().dataSync()[0];
+        close(dot, fd, `${paths[i]}: gradient . v against finite differences`);
+      }
     }
   });
 }
