@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randn, type Tensor } from "../../engine/mod.ts";
 import type { Envoy } from "../../trace/envoy.ts";
-import { InterventionError, MissingValueError } from "../../trace/errors.ts";
+import { GraphValidationError, InterventionError, MissingValueError } from "../../trace/errors.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
 import type { InterventionProxy } from "../../trace/proxy.ts";
 import { assertClose, type Tolerance } from "../_assert.ts";
@@ -214,4 +214,32 @@ Deno.test("trace grads: a .grad the metric does not depend on was never produced
     (e: Error) =>
       e instanceof MissingValueError && /no backward pass reached that value/.test(e.message),
   );
+});
+
+Deno.test("trace grads: model.run runs a recorded gradient request and validates its nodes", async () => {
+  const fn = () => {
+    const h = gpt2.transformer.h[1].output[0];
+    h.grad.set(":, 0", 0);
+    const g = gpt2.transformer.h[0].output[0].grad;
+    gpt2.lm_head.output.get("0, -1, 0").backward();
+    return g;
+  };
+  const direct = await gpt2.trace(PROMPT, fn) as Tensor;
+  const req = gpt2.record(fn, { input: PROMPT });
+  const { output } = await gpt2.run(JSON.parse(JSON.stringify(req)));
+  await assertClose(output, direct, { atol: 0, rtol: 0 });
+  const bad = (edit: (nodes: Json[]) => void, re: RegExp) => {
+    const r: Json = JSON.parse(JSON.stringify(req));
+    edit(r.graph.nodes);
+    return assert.rejects(
+      gpt2.run(r),
+      (e: Error) => e instanceof GraphValidationError && re.test(e.message),
+    );
+  };
+  const at = (nodes: Json[], op: string) => nodes.find((n) => n.op === op);
+  await bad((n) => (at(n, "backward").args[1] = "yes"), /true or false \(retainGraph\)/);
+  await bad((n) => (at(n, "grad").args = [0, 1]), /a module's value/);
+  await bad((n) => (at(n, "grad").args = [5]), /a getter or an element of one/);
+  await bad((n) => n.push({ op: "gradset", args: [{ $ref: 0 }, 1] }), /a reference to a \.grad/);
+  for (const p of gpt2.module.parameters()) assert.equal(p.needsGrad, false);
 });
