@@ -32,7 +32,7 @@ export type UntracedMethod =
   | "toString"
   | "get" // recorded as getitem
   | "set" // recorded as set
-  // Autodiff: a graph records no gradient tape; `.grad` in traces is a separate feature.
+  // Autodiff: recorded as the grad, gradset and backward node ops (trace/_grads.ts).
   | "requiresGrad"
   | "backward"
   | "registerHook"
