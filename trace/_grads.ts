@@ -6,7 +6,7 @@ import { full, Tensor, zeroGrad } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import type { BatchRows } from "./_rows.ts";
 import { InterventionError, MissingValueError } from "./errors.ts";
-import { type Graph, type Node, Ref } from "./graph.ts";
+import type { Graph, Node, Ref } from "./graph.ts";
 
 /** Where a `.grad` node's value comes from: a getter and the tuple indices below it. */
 interface Source {

@@ -2,6 +2,7 @@
 // container, write, stop), its arguments' check (used when recording and when validating a
 // request), how it runs and how it reads in messages. Checked with `satisfies`; holds no state.
 
+import { Tensor } from "../engine/mod.ts";
 import { editSet, type EditSite, editSkip, editSwap } from "./_edits.ts";
 import {
   checkMethodArgs,
@@ -306,7 +307,9 @@ export const NODE_OPS = {
       count(c, args, 2, "a .grad and the replacement");
       refTo(c, args, 0, ["grad"], "a reference to a .grad");
       const v = args[1];
-      if (typeof v !== "number" && !c.target(v)) c.fail(1, v, "a number or a reference to a value");
+      if (typeof v !== "number" && !(v instanceof Tensor) && !c.target(v)) {
+        c.fail(1, v, "a number, a Tensor or a reference to a value");
+      }
     },
     run: (a, ctx, n) => ctx.setGrad((n.args[0] as Ref).id, n.invoke, a[1], n),
     describe: (n, d) => `${d.arg(n.args[0])} = ${d.arg(n.args[1])}`,

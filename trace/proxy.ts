@@ -124,11 +124,11 @@ export interface InterventionProxy extends TensorMembers {
   /**
    * The gradient that reaches this module value (a module's output or input, or an element of
    * its tuple) when `metric.backward()` runs in the trace: read it, `.save()` it, edit it in
-   * place (`.grad.set(":", 0)`) or assign a number or value (`p.grad = v`); edits are what
+   * place (`.grad.set(":", 0)`) or assign a number, Tensor or value (`p.grad = v`); edits are what
    * reaches earlier layers. A trace with no backward pass cannot read it.
    */
   get grad(): InterventionProxy;
-  set grad(value: number | InterventionProxy);
+  set grad(value: number | Tensor | InterventionProxy);
   /**
    * Runs the backward pass from this value (one element, e.g. a logit difference) inside the
    * trace; `retainGraph` keeps the graph for a later backward (the run keeps it itself when

@@ -3,7 +3,7 @@
 // patching with two invokes, several backward passes, and the errors.
 
 import assert from "node:assert/strict";
-import { randn, type Tensor } from "../../engine/mod.ts";
+import { randn, type Tensor, zeros } from "../../engine/mod.ts";
 import type { Envoy } from "../../trace/envoy.ts";
 import { GraphValidationError, InterventionError, MissingValueError } from "../../trace/errors.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
@@ -242,4 +242,20 @@ Deno.test("trace grads: model.run runs a recorded gradient request and validates
   await bad((n) => (at(n, "grad").args = [5]), /a getter or an element of one/);
   await bad((n) => n.push({ op: "gradset", args: [{ $ref: 0 }, 1] }), /a reference to a \.grad/);
   for (const p of gpt2.module.parameters()) assert.equal(p.needsGrad, false);
+});
+
+Deno.test("trace grads: assigning a Tensor to .grad replaces one invoke's rows only", async () => {
+  const gs: P[] = [];
+  await gpt2.trace((t) => {
+    for (const k of [0, 1]) {
+      t.invoke(PROMPT, () => {
+        if (k === 0) gpt2.transformer.h[1].output[0].grad = zeros([1, 10, 32]);
+        gs.push(gpt2.transformer.h[0].output[0].grad.save());
+      });
+    }
+    gpt2.lm_head.output.get(":, -1").sum().backward();
+  });
+  const [zeroed, kept] = gs.map((g) => (g.value as Tensor).abs().sum().dataSync()[0]);
+  assert.equal(zeroed, 0);
+  assert.ok(kept > 0, `the other invoke's gradient reached layer 0: ${kept}`);
 });
