@@ -98,6 +98,17 @@ export type TensorMembers =
   & { readonly [K in TracedProperty]: InterventionProxy };
 
 /**
+ * `p.grad` of a proxy: the gradient that reaches this module value (a module's output or input,
+ * or an element of its tuple) when `metric.backward()` runs in the trace. Read it, `.save()` it,
+ * edit it in place (`p.grad.set(":", 0)`) or assign a number, Tensor or value (`p.grad = v`);
+ * edits are what reaches earlier layers. A trace with no backward pass cannot read it.
+ */
+export type GradMember = {
+  get grad(): InterventionProxy;
+  set grad(value: number | Tensor | InterventionProxy);
+};
+
+/**
  * A value of the running model, seen while the callback records. It mirrors the Tensor API
  * method for method (each call records a node and returns a new proxy), indexes tuples and
  * tensors (`p[0]`, `p[-1]`, `p.get(":, -1")`), edits in place (`p.set(":", 0)`), and after the
@@ -112,7 +123,7 @@ export type TensorMembers =
  * console.log(h.value.shape); // [1, 768]
  * ```
  */
-export interface InterventionProxy extends TensorMembers {
+export interface InterventionProxy extends TensorMembers, GradMember {
   /** Element `i` of a tuple, or row `i` of a tensor; negative counts from the end. */
   readonly [index: number]: InterventionProxy;
   /** Indexes a tuple (number) or a tensor (index grammar) or an object (key). */
@@ -121,14 +132,6 @@ export interface InterventionProxy extends TensorMembers {
   set(index: IndexSpec, value: unknown): InterventionProxy;
   /** Keeps this value after the run; returns the proxy, whose `.value` is then readable. */
   save(): this;
-  /**
-   * The gradient that reaches this module value (a module's output or input, or an element of
-   * its tuple) when `metric.backward()` runs in the trace: read it, `.save()` it, edit it in
-   * place (`.grad.set(":", 0)`) or assign a number, Tensor or value (`p.grad = v`); edits are what
-   * reaches earlier layers. A trace with no backward pass cannot read it.
-   */
-  get grad(): InterventionProxy;
-  set grad(value: number | Tensor | InterventionProxy);
   /**
    * Runs the backward pass from this value (one element, e.g. a logit difference) inside the
    * trace; `retainGraph` keeps the graph for a later backward (the run keeps it itself when

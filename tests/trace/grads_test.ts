@@ -1,9 +1,9 @@
 // `.grad` and `backward()` in traces against transformers (tests/fixtures/<family>/grads.json,
-// float64): layer-output gradients, a gradient edit (in place and by assignment), attribution
-// patching with two invokes, several backward passes, and the errors.
+// float64) on both cpu tiers: layer-output gradients, a gradient edit (in place and by
+// assignment), attribution patching with two invokes, several backward passes, and the errors.
 
 import assert from "node:assert/strict";
-import { randn, type Tensor, zeros } from "../../engine/mod.ts";
+import { randn, setCpuTier, type Tensor, zeros } from "../../engine/mod.ts";
 import type { Envoy } from "../../trace/envoy.ts";
 import { GraphValidationError, InterventionError, MissingValueError } from "../../trace/errors.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
@@ -40,6 +40,20 @@ function close(got: number, want: number, msg: string, tol: Tolerance = GRAD): v
   assert.ok(ok, `${msg}: ${got} != ${want}`);
 }
 
+/** Registers `fn` as a test on both cpu tiers (the tier is restored after). */
+function tierTest(name: string, fn: () => Promise<void>): void {
+  for (const tier of ["reference", "fast"] as const) {
+    Deno.test(`cpu/${tier}: ${name}`, async () => {
+      const prev = setCpuTier(tier);
+      try {
+        await fn();
+      } finally {
+        setCpuTier(prev);
+      }
+    });
+  }
+}
+
 for (const fam of FAMILIES) {
   const dir = new URL(`../fixtures/${fam.name}/`, import.meta.url);
   const grads: Json = JSON.parse(await Deno.readTextFile(new URL("grads.json", dir)));
@@ -57,102 +71,119 @@ for (const fam of FAMILIES) {
     return logits.get(`0, -1, ${a}`).sub(logits.get(`0, -1, ${b}`));
   };
 
-  Deno.test(`${fam.name}: layer.output .grad after metric.backward() matches transformers`, async () => {
-    let m: P | undefined;
-    const gs: P[] = [];
-    await model.trace(grads.prompt_ids, () => {
-      for (let i = 0; i < paths.length; i++) gs.push(hidden(i).grad.save());
-      m = metric().save();
-      m.backward();
-    });
-    close((m!.value as Tensor).dataSync()[0], grads.metric.value, "metric", fam.tol);
-    for (const [i, path] of paths.entries()) {
-      await assertClose((gs[i].value as Tensor).get("0"), grads.grads[path], {
-        ...fam.tol,
-        msg: path,
-      });
-    }
-    // The run left the model as it was: no parameter needs a gradient or holds one.
-    for (const p of model.module.parameters()) {
-      assert.equal(p.needsGrad, false);
-      assert.equal(p.grad, null);
-    }
-  });
-
-  for (const how of ["set", "assign"] as const) {
-    Deno.test(`${fam.name}: zeroing layer 1's gradient (${how}) stops it reaching earlier layers`, async () => {
-      const edit = grads.grad_edit_zero_layer1;
-      const sums: P[] = [];
+  tierTest(
+    `${fam.name}: layer.output .grad after metric.backward() matches transformers`,
+    async () => {
+      let m: P | undefined;
+      const gs: P[] = [];
       await model.trace(grads.prompt_ids, () => {
-        for (let i = 0; i < paths.length; i++) {
-          const g = hidden(i).grad;
-          if (paths[i] === edit.edited) {
-            if (how === "set") g.set(":", 0);
-            else hidden(i).grad = 0;
-          }
-          sums.push(hidden(i).grad.abs().sum().save());
-        }
-        metric().backward();
-      });
-      for (const [i, path] of paths.entries()) {
-        close((sums[i].value as Tensor).dataSync()[0], edit.grads_abs_sum[path], path, fam.tol);
-      }
-    });
-  }
-
-  Deno.test(`${fam.name}: attribution patching with two invokes (clean, corrupted) matches transformers`, async () => {
-    const ap = grads.attribution_patching;
-    const clean: P[] = [], corrupt: P[] = [], gs: P[] = [];
-    let m: P | undefined;
-    await model.trace((t) => {
-      t.invoke(ap.clean_ids, () => {
-        for (let i = 0; i < paths.length; i++) clean.push(hidden(i).save());
-      });
-      t.invoke(ap.corrupted_ids, () => {
-        for (let i = 0; i < paths.length; i++) {
-          corrupt.push(hidden(i).save());
-          gs.push(hidden(i).grad.save());
-        }
+        for (let i = 0; i < paths.length; i++) gs.push(hidden(i).grad.save());
         m = metric().save();
         m.backward();
       });
-    });
-    close((m!.value as Tensor).dataSync()[0], ap.metric_on_corrupted, "corrupted metric", fam.tol);
-    for (const [i, path] of paths.entries()) {
-      const [c, k, g] = [clean[i], corrupt[i], gs[i]].map((p) => p.value as Tensor);
-      assert.deepEqual(g.shape, [1, ap.corrupted_ids.length, g.shape[2]]);
-      const attr = c.sub(k).mul(g).sum(-1).get("0"); // (T,)
-      await assertClose(attr, ap.per_layer_per_position[i], { ...fam.tol, msg: path });
-    }
-  });
-
-  Deno.test(`${fam.name}: each layer's .grad agrees with central finite differences of the metric`, async () => {
-    const T = grads.prompt_ids.length;
-    const gs: P[] = [];
-    await model.trace(grads.prompt_ids, () => {
-      for (let i = 0; i < paths.length; i++) gs.push(hidden(i).grad.save());
-      metric().backward();
-    });
-    const eps = 1e-2;
-    for (let i = 0; i < paths.length; i++) {
-      const g = gs[i].value as Tensor; // (1, T, C)
-      // Along the gradient itself (the largest signal) and along a random direction.
-      const r = randn([1, T, g.shape[2]], { seed: 7 + i });
-      for (const d of [g, r]) {
-        const v = d.div(d.mul(d).sum().sqrt()); // (1, T, C), unit length
-        const at = async (s: number) => {
-          const m = await model.trace(grads.prompt_ids, () => {
-            hidden(i).set(":", hidden(i).add(v.mul(s)));
-            return metric();
-          }) as Tensor;
-          return m.dataSync()[0];
-        };
-        const fd = ((await at(eps)) - (await at(-eps))) / (2 * eps);
-        const dot = g.mul(v).sum().dataSync()[0];
-        close(dot, fd, `${paths[i]}: gradient . v against finite differences`);
+      close((m!.value as Tensor).dataSync()[0], grads.metric.value, "metric", fam.tol);
+      for (const [i, path] of paths.entries()) {
+        await assertClose((gs[i].value as Tensor).get("0"), grads.grads[path], {
+          ...fam.tol,
+          msg: path,
+        });
       }
-    }
-  });
+      // The run left the model as it was: no parameter needs a gradient or holds one.
+      for (const p of model.module.parameters()) {
+        assert.equal(p.needsGrad, false);
+        assert.equal(p.grad, null);
+      }
+    },
+  );
+
+  for (const how of ["set", "assign"] as const) {
+    tierTest(
+      `${fam.name}: zeroing layer 1's gradient (${how}) stops it reaching earlier layers`,
+      async () => {
+        const edit = grads.grad_edit_zero_layer1;
+        const sums: P[] = [];
+        await model.trace(grads.prompt_ids, () => {
+          for (let i = 0; i < paths.length; i++) {
+            const g = hidden(i).grad;
+            if (paths[i] === edit.edited) {
+              if (how === "set") g.set(":", 0);
+              else hidden(i).grad = 0;
+            }
+            sums.push(hidden(i).grad.abs().sum().save());
+          }
+          metric().backward();
+        });
+        for (const [i, path] of paths.entries()) {
+          close((sums[i].value as Tensor).dataSync()[0], edit.grads_abs_sum[path], path, fam.tol);
+        }
+      },
+    );
+  }
+
+  tierTest(
+    `${fam.name}: attribution patching with two invokes (clean, corrupted) matches transformers`,
+    async () => {
+      const ap = grads.attribution_patching;
+      const clean: P[] = [], corrupt: P[] = [], gs: P[] = [];
+      let m: P | undefined;
+      await model.trace((t) => {
+        t.invoke(ap.clean_ids, () => {
+          for (let i = 0; i < paths.length; i++) clean.push(hidden(i).save());
+        });
+        t.invoke(ap.corrupted_ids, () => {
+          for (let i = 0; i < paths.length; i++) {
+            corrupt.push(hidden(i).save());
+            gs.push(hidden(i).grad.save());
+          }
+          m = metric().save();
+          m.backward();
+        });
+      });
+      close(
+        (m!.value as Tensor).dataSync()[0],
+        ap.metric_on_corrupted,
+        "corrupted metric",
+        fam.tol,
+      );
+      for (const [i, path] of paths.entries()) {
+        const [c, k, g] = [clean[i], corrupt[i], gs[i]].map((p) => p.value as Tensor);
+        assert.deepEqual(g.shape, [1, ap.corrupted_ids.length, g.shape[2]]);
+        const attr = c.sub(k).mul(g).sum(-1).get("0"); // (T,)
+        await assertClose(attr, ap.per_layer_per_position[i], { ...fam.tol, msg: path });
+      }
+    },
+  );
+
+  tierTest(
+    `${fam.name}: each layer's .grad agrees with central finite differences of the metric`,
+    async () => {
+      const T = grads.prompt_ids.length;
+      const gs: P[] = [];
+      await model.trace(grads.prompt_ids, () => {
+        for (let i = 0; i < paths.length; i++) gs.push(hidden(i).grad.save());
+        metric().backward();
+      });
+      const eps = 1e-2;
+      for (let i = 0; i < paths.length; i++) {
+        const g = gs[i].value as Tensor; // (1, T, C)
+        // Along the gradient itself (the largest signal) and along a random direction.
+        const r = randn([1, T, g.shape[2]], { seed: 7 + i });
+        for (const d of [g, r]) {
+          const v = d.div(d.mul(d).sum().sqrt()); // (1, T, C), unit length
+          const at = async (s: number) => {
+            const m = await model.trace(grads.prompt_ids, () => {
+              hidden(i).set(":", hidden(i).add(v.mul(s)));
+              return metric();
+            }) as Tensor;
+            return m.dataSync()[0];
+          };
+          const fd = ((await at(eps)) - (await at(-eps))) / (2 * eps);
+          const dot = g.mul(v).sum().dataSync()[0];
+          close(dot, fd, `${paths[i]}: gradient . v against finite differences`);
+        }
+      }
+    },
+  );
 }
 
 const gpt2Dir = new URL("../fixtures/tiny-gpt2/", import.meta.url);
