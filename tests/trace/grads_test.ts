@@ -290,3 +290,23 @@ Deno.test("trace grads: assigning a Tensor to .grad replaces one invoke's rows o
   assert.equal(zeroed, 0);
   assert.ok(kept > 0, `the other invoke's gradient reached layer 0: ${kept}`);
 });
+
+Deno.test("trace grads: a failing gradient edit is an InterventionError; the next backward trace works", async () => {
+  await assert.rejects(
+    gpt2.trace(PROMPT, () => {
+      gpt2.transformer.h[1].output[0].grad = zeros([1, 3, 32]);
+      gpt2.lm_head.output.sum().backward();
+    }),
+    (e: Error) =>
+      e instanceof InterventionError &&
+      /the replacement has shape \[1, 3, 32\] but the value it replaces has shape \[1, 10, 32\]/
+        .test(e.message),
+  );
+  for (const p of gpt2.module.parameters()) assert.equal(p.needsGrad, false);
+  let g: P | undefined;
+  await gpt2.trace(PROMPT, () => {
+    g = gpt2.transformer.h[0].output[0].grad.save();
+    gpt2.lm_head.output.sum().backward();
+  });
+  assert.ok((g!.value as Tensor).abs().sum().dataSync()[0] > 0);
+});
