@@ -44,6 +44,8 @@ export class Dataflow {
   readonly #queue: NodeQueue;
   #stopAt = Infinity;
   #beforeStop = 0;
+  /** How many drains are running (more than 0: a node is running). */
+  #depth = 0;
 
   /**
    * Prepares to run `graph`'s nodes on `args` (each node's arguments, with Refs) with `run`;
@@ -88,15 +90,20 @@ export class Dataflow {
     this.#drain();
   }
 
-  /** Gives provider `node` its value at step `it`, then runs every node that became ready. */
+  /**
+   * Gives provider `node` its value at step `it`, then runs every node that became ready. Called
+   * while a node runs (a gradient arriving during `backward()`), it runs only what depends on
+   * `node`: the nodes still queued outside wait for that node to return.
+   */
   provide(node: Node, value: unknown, it: number): void {
     this.#mem.own(value);
     this.#values[node.id] = value;
     this.#has[node.id] = 1;
     this.#fire[node.id] = it;
     this.#visit(node.id);
-    for (const d of this.#dependents[node.id]) this.#queue.push(d);
-    this.#drain();
+    const q = this.#depth > 0 ? new NodeQueue(this.#nodes.length) : this.#queue;
+    for (const d of this.#dependents[node.id]) q.push(d);
+    this.#drain(q);
   }
 
   /** Whether node `id` has a value, and the value. */
@@ -111,11 +118,15 @@ export class Dataflow {
   }
 
   /** Runs queued nodes in recording order (in-place edits before later reads) until none is left. */
-  #drain(): void {
-    const q = this.#queue;
-    while (q.size > 0) {
-      const id = q.pop();
-      if (this.#tryRun(this.#nodes[id])) { for (const d of this.#dependents[id]) q.push(d); }
+  #drain(q = this.#queue): void {
+    this.#depth++;
+    try {
+      while (q.size > 0) {
+        const id = q.pop();
+        if (this.#tryRun(this.#nodes[id])) { for (const d of this.#dependents[id]) q.push(d); }
+      }
+    } finally {
+      this.#depth--;
     }
     q.nextRound();
   }

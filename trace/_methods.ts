@@ -32,7 +32,7 @@ export type UntracedMethod =
   | "toString"
   | "get" // recorded as getitem
   | "set" // recorded as set
-  // Autodiff: a graph records no gradient tape; `.grad` in traces is a separate feature.
+  // Autodiff: recorded as the grad, gradset and backward node ops (trace/_grads.ts).
   | "requiresGrad"
   | "backward"
   | "registerHook"
@@ -134,6 +134,8 @@ export const PROXY_NAMES: readonly string[] = [
   ...RESULT_KEYS,
   "get",
   "set",
+  "grad",
+  "backward",
   "save",
   "value",
 ];

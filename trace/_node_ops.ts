@@ -2,6 +2,7 @@
 // container, write, stop), its arguments' check (used when recording and when validating a
 // request), how it runs and how it reads in messages. Checked with `satisfies`; holds no state.
 
+import { Tensor } from "../engine/mod.ts";
 import { editSet, type EditSite, editSkip, editSwap } from "./_edits.ts";
 import {
   checkMethodArgs,
@@ -47,6 +48,10 @@ export interface OpContext {
   callModule(path: string, args: unknown[]): unknown;
   /** The work budget: throws before a result of too many elements is made. */
   budget: Budget;
+  /** Runs the backward pass from `metric` (graph kept when `retain` or another backward follows). */
+  backward(metric: unknown, retain: boolean, node: Node): void;
+  /** Replaces invoke `invoke`'s rows of the gradient that `grad` node `grad` is being served. */
+  setGrad(grad: number, invoke: number, value: unknown, node: Node): void;
 }
 
 /** How a description renders arguments. */
@@ -288,6 +293,43 @@ export const NODE_OPS = {
     },
     run: (a) => append(a[0], a[1]),
     describe: (n, d) => `${d.arg(n.args[0])}.append(${d.arg(n.args[1])})`,
+  },
+  grad: {
+    recordedBy: "proxy.grad",
+    role: "provider",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 1, "a module's value");
+      refTo(c, args, 0, ["getter", "getitem"], "a reference to a getter or an element of one");
+    },
+    describe: (n, d) => `${d.arg(n.args[0])}.grad`,
+  },
+  gradset: {
+    recordedBy: "proxy.grad = value",
+    role: "value",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 2, "a .grad and the replacement");
+      refTo(c, args, 0, ["grad"], "a reference to a .grad");
+      const v = args[1];
+      if (typeof v !== "number" && !(v instanceof Tensor) && !c.target(v)) {
+        c.fail(1, v, "a number, a Tensor or a reference to a value");
+      }
+    },
+    run: (a, ctx, n) => ctx.setGrad((n.args[0] as Ref).id, n.invoke, a[1], n),
+    describe: (n, d) => `${d.arg(n.args[0])} = ${d.arg(n.args[1])}`,
+  },
+  backward: {
+    recordedBy: "proxy.backward()",
+    role: "value",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 2, "a metric and retainGraph");
+      if (!c.target(args[0])) c.fail(0, args[0], "a reference to an earlier node");
+      if (typeof args[1] !== "boolean") c.fail(1, args[1], "true or false (retainGraph)");
+    },
+    run: (a, ctx, n) => ctx.backward(a[0], a[1] as boolean, n),
+    describe: (n, d) => `${d.arg(n.args[0])}.backward(${n.args[1] ? "{ retainGraph: true }" : ""})`,
   },
   dictset: {
     recordedBy: "dict.set(key, value)",

@@ -27,6 +27,9 @@ export type NodeOp =
   | "dict"
   | "append"
   | "dictset"
+  | "grad"
+  | "gradset"
+  | "backward"
   | "stop";
 
 /** Which value of a module call a getter reads. */

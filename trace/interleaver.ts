@@ -6,6 +6,7 @@ import { Tensor } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
 import { Dataflow } from "./_dataflow.ts";
 import type { ModuleEvent } from "./_edits.ts";
+import { GradRun } from "./_grads.ts";
 import { type Entry, HookSet } from "./_hooks.ts";
 import { HeldLogs } from "./_log.ts";
 import { TraceMemory } from "./_memory.ts";
@@ -51,6 +52,7 @@ export class Interleaver {
   readonly #flow: Dataflow;
   readonly #logs: HeldLogs;
   readonly #ops: OpContext;
+  readonly #grads: GradRun;
   /** The event each getter is being served in, while it is open. */
   readonly #open: (ModuleEvent | null)[];
   /** The getter each edit node writes into (-1: not an edit of a module's value). */
@@ -96,7 +98,18 @@ export class Interleaver {
           );
         }
       },
+      backward: (metric, retain, node) => this.#grads.backward(metric, retain, node),
+      setGrad: (grad, invoke, value, node) => this.#grads.setGrad(grad, invoke, value, node),
     };
+    this.#grads = new GradRun(graph, this.#batch, (node, g, it) => {
+      const key = this.#key;
+      this.#key = `${graph.describe(node.id)} (backward)`;
+      try {
+        this.#flow.provide(node, g, it);
+      } finally {
+        this.#key = key;
+      }
+    });
     const args = nodes.map((node) => node.args.map((a) => onDevice(a, ctx.device)));
     mem.own(args); // literal tensors copied to the model's device
     this.#flow = new Dataflow(graph, { args, run: (node, a) => this.#run(node, a), mem });
@@ -136,8 +149,15 @@ export class Interleaver {
     const missing = this.#g.nodes.filter((n) =>
       n.op === "getter" && !n.multi && !this.#flow.valueOf(n.id).ok
     );
-    if (missing.length === 0) return;
-    throw this.missingError(missing[0], missing.length - 1);
+    if (missing.length > 0) throw this.missingError(missing[0], missing.length - 1);
+    const grad = this.#grads.missing((id) => this.#flow.valueOf(id).ok);
+    if (grad) {
+      const key = this.#g.describe(grad.id);
+      throw new MissingValueError(
+        `${key} was never produced: no backward pass reached that value (the metric does not depend on it, or it was computed with gradients off)`,
+        key,
+      );
+    }
   }
 
   /** The error for a getter that never fired. */
@@ -186,6 +206,10 @@ export class Interleaver {
         this.#key = ev.key;
         const v = g.kind === "input" ? (ev.value as unknown[])[0] : ev.value;
         this.#flow.provide(g, this.#batch.narrow(v, g.invoke), it);
+      }
+      for (const g of getters) {
+        if (this.#open[g.id] !== ev) continue;
+        this.#grads.hook(g, g.kind === "input" ? (ev.value as unknown[])[0] : ev.value, it);
       }
     } finally {
       for (const g of getters) if (this.#open[g.id] === ev) this.#open[g.id] = null;

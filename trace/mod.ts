@@ -87,6 +87,7 @@ export { DEFAULT_LIMITS, type GraphCheckOptions, type GraphLimits } from "./_val
 export type { AddOptions, EventKind } from "./graph.ts";
 export {
   AS_NODE,
+  type GradMember,
   type NodeLike,
   type Proxied,
   type Recorder,

@@ -98,6 +98,17 @@ export type TensorMembers =
   & { readonly [K in TracedProperty]: InterventionProxy };
 
 /**
+ * `p.grad` of a proxy: the gradient that reaches this module value (a module's output or input,
+ * or an element of its tuple) when `metric.backward()` runs in the trace. Read it, `.save()` it,
+ * edit it in place (`p.grad.set(":", 0)`) or assign a number, Tensor or value (`p.grad = v`);
+ * edits are what reaches earlier layers. A trace with no backward pass cannot read it.
+ */
+export type GradMember = {
+  get grad(): InterventionProxy;
+  set grad(value: number | Tensor | InterventionProxy);
+};
+
+/**
  * A value of the running model, seen while the callback records. It mirrors the Tensor API
  * method for method (each call records a node and returns a new proxy), indexes tuples and
  * tensors (`p[0]`, `p[-1]`, `p.get(":, -1")`), edits in place (`p.set(":", 0)`), and after the
@@ -112,7 +123,7 @@ export type TensorMembers =
  * console.log(h.value.shape); // [1, 768]
  * ```
  */
-export interface InterventionProxy extends TensorMembers {
+export interface InterventionProxy extends TensorMembers, GradMember {
   /** Element `i` of a tuple, or row `i` of a tensor; negative counts from the end. */
   readonly [index: number]: InterventionProxy;
   /** Indexes a tuple (number) or a tensor (index grammar) or an object (key). */
@@ -121,6 +132,12 @@ export interface InterventionProxy extends TensorMembers {
   set(index: IndexSpec, value: unknown): InterventionProxy;
   /** Keeps this value after the run; returns the proxy, whose `.value` is then readable. */
   save(): this;
+  /**
+   * Runs the backward pass from this value (one element, e.g. a logit difference) inside the
+   * trace; `retainGraph` keeps the graph for a later backward (the run keeps it itself when
+   * another `backward()` follows).
+   */
+  backward(opts?: { retainGraph?: boolean }): InterventionProxy;
   /** The value after the run (saved proxies only). */
   readonly value: Value;
   /** The graph node this proxy stands for. */
@@ -229,6 +246,11 @@ const HANDLER: ProxyHandler<Target> = {
         return nodeOf(self);
       case "set":
         return (index: unknown, value: unknown) => record(st, self, "set", [index, value]);
+      case "grad":
+        return record(st, self, "grad", []);
+      case "backward":
+        return (opts: { retainGraph?: boolean } = {}) =>
+          record(st, self, "backward", [opts?.retainGraph === true]);
       case "get":
         return (index: unknown) => record(st, self, "getitem", [index]);
       case "toString":
@@ -250,6 +272,11 @@ const HANDLER: ProxyHandler<Target> = {
     const st = target[STATE];
     if (typeof prop === "string" && INT.test(prop)) {
       record(st, receiver as InterventionProxy, "set", [Number(prop), value]);
+      return true;
+    }
+    if (prop === "grad") {
+      const g = record(st, receiver as InterventionProxy, "grad", []);
+      st.rec.add("gradset", [g, value]);
       return true;
     }
     throw new TypeError(

@@ -3,6 +3,7 @@
 
 import { type Tensor, tidy } from "../engine/mod.ts";
 import type { Module } from "../model/module.ts";
+import { tapeFor, untape } from "./_grads.ts";
 import { printHeld } from "./_log.ts";
 import { TraceMemory } from "./_memory.ts";
 import { SavedValues } from "./_saved.ts";
@@ -222,6 +223,7 @@ export class Tracer implements Recorder {
     const mem = new TraceMemory();
     let il: Interleaver | undefined;
     let output: unknown;
+    const taped = tapeFor(this.graph, root);
     try {
       il = new Interleaver(this.graph, root, plan, { mem, maxBytes: this.#maxBytes });
       output = await runHooked(il, plan, mem);
@@ -232,6 +234,7 @@ export class Tracer implements Recorder {
       if (il?.pendingLogs.length) await printHeld(il.pendingLogs, mem).catch(() => {});
       throw e;
     } finally {
+      untape(taped);
       mem.free();
     }
     this.#saved.done();

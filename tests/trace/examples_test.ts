@@ -3,7 +3,9 @@
 
 import assert from "node:assert/strict";
 import { LanguageModel } from "../../trace/language_model.ts";
+import { attributionPatching } from "../../examples/attribution_patching.ts";
 import { multipleTokenGeneration } from "../../examples/multiple_token_generation.ts";
+import { assertClose } from "../_assert.ts";
 import { FIXTURE } from "../model/_tiny_gpt2.ts";
 import { deviceTest } from "../_devices.ts";
 
@@ -58,3 +60,12 @@ deviceTest(
     assert.match(text, /Collected: 50 outputs; first \[1,11,32\] then \[1,1,32\]/);
   },
 );
+
+Deno.test("examples: attribution_patching reproduces the fixture's attribution scores", async () => {
+  const model = await LanguageModel.load(FIXTURE.pathname);
+  const grads = JSON.parse(await Deno.readTextFile(new URL("grads.json", FIXTURE)));
+  const ap = grads.attribution_patching, { a, b } = grads.metric;
+  const r = await attributionPatching(model, ap.clean_ids, ap.corrupted_ids, a, b);
+  assert.ok(Math.abs(r.corrupted - ap.metric_on_corrupted) <= 1e-4 + 1e-3 * ap.metric_on_corrupted);
+  await assertClose(r.scores, ap.per_layer_per_position, { atol: 1e-4, rtol: 1e-3 });
+});
