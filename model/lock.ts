@@ -12,7 +12,7 @@ import type { Module } from "./module.ts";
  * @example
  * ```ts
  * import { lockOf } from "./lock.ts";
- * import { Streamer } from "./gpt2/generator.ts";
+ * import { Streamer } from "./generator.ts";
  * const model = new Streamer();
  * const release = await lockOf(model).acquire();
  * try {
@@ -77,7 +77,7 @@ const LOCKS = new WeakMap<Module, ModelLock>();
  * @example
  * ```ts
  * import { lockOf } from "./lock.ts";
- * import { Streamer } from "./gpt2/generator.ts";
+ * import { Streamer } from "./generator.ts";
  * const m = new Streamer();
  * lockOf(m) === lockOf(m); // true
  * ```
@@ -94,7 +94,7 @@ export function lockOf(model: Module): ModelLock {
  * @example
  * ```ts
  * import { withLock } from "./lock.ts";
- * import { Streamer } from "./gpt2/generator.ts";
+ * import { Streamer } from "./generator.ts";
  * const m = new Streamer();
  * await withLock(m, () => Promise.resolve(m.call(1))); // 1
  * ```
