@@ -11,12 +11,13 @@ import type { Module } from "./module.ts";
  *
  * @example
  * ```ts
+ * import { tensor } from "../engine/mod.ts";
  * import { lockOf } from "./lock.ts";
  * import { Streamer } from "./generator.ts";
  * const model = new Streamer();
  * const release = await lockOf(model).acquire();
  * try {
- *   lockOf(model).enter(() => model.call(1));
+ *   lockOf(model).enter(() => model.call(tensor([1])));
  * } finally {
  *   release();
  * }
@@ -93,10 +94,11 @@ export function lockOf(model: Module): ModelLock {
  *
  * @example
  * ```ts
+ * import { tensor } from "../engine/mod.ts";
  * import { withLock } from "./lock.ts";
  * import { Streamer } from "./generator.ts";
  * const m = new Streamer();
- * await withLock(m, () => Promise.resolve(m.call(1))); // 1
+ * await withLock(m, () => Promise.resolve(m.call(tensor([1])))); // the same tensor
  * ```
  */
 export async function withLock<T>(model: Module, fn: () => Promise<T>): Promise<T> {

@@ -18,7 +18,7 @@ const tiedOf = (m: GPTNeoXForCausalLM) =>
  * @example
  * ```ts
  * import { GPT_NEOX_FAMILY } from "./family.ts";
- * const m = GPT_NEOX_FAMILY.create({ model_type: "gpt_neox", hidden_size: 8, num_attention_heads: 2, intermediate_size: 32, num_hidden_layers: 1, vocab_size: 10 }, { device: "cpu" });
+ * const m = GPT_NEOX_FAMILY.create({ model_type: "gpt_neox", hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5, intermediate_size: 32, num_hidden_layers: 1, vocab_size: 10 }, { device: "cpu" });
  * m.paths.lmHead; // "embed_out"
  * ```
  */

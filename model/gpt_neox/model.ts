@@ -81,7 +81,7 @@ export class GPTNeoXAttention extends Module {
  * import { zeros } from "../../engine/mod.ts";
  * import { parseGPTNeoXConfig } from "./config.ts";
  * import { GPTNeoXMLP } from "./model.ts";
- * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 32 });
+ * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5, intermediate_size: 32 });
  * new GPTNeoXMLP(c, "cpu").call(zeros([1, 3, 8])).shape; // [1, 3, 8]
  * ```
  */
@@ -118,7 +118,7 @@ export class GPTNeoXMLP extends Module {
  * import { zeros } from "../../engine/mod.ts";
  * import { parseGPTNeoXConfig } from "./config.ts";
  * import { GPTNeoXLayer } from "./model.ts";
- * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 32 });
+ * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5, intermediate_size: 32 });
  * const [h] = new GPTNeoXLayer(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
  * h.shape; // [1, 3, 8]
  * ```
@@ -174,7 +174,7 @@ export class GPTNeoXLayer extends Module {
  * import { tensor } from "../../engine/mod.ts";
  * import { parseGPTNeoXConfig } from "./config.ts";
  * import { GPTNeoXModel } from "./model.ts";
- * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 32, num_hidden_layers: 1, vocab_size: 10 });
+ * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5, intermediate_size: 32, num_hidden_layers: 1, vocab_size: 10 });
  * new GPTNeoXModel(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
  * ```
  */
@@ -265,7 +265,7 @@ export const GPT_NEOX_PATHS: DecoderPaths = Object.freeze({
  * ```ts
  * import { tensor } from "../../engine/mod.ts";
  * import { GPTNeoXForCausalLM } from "./model.ts";
- * const m = new GPTNeoXForCausalLM({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 32, num_hidden_layers: 2, vocab_size: 10 });
+ * const m = new GPTNeoXForCausalLM({ hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5, intermediate_size: 32, num_hidden_layers: 2, vocab_size: 10 });
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */

@@ -17,7 +17,7 @@ export type LlamaLikeType = typeof LLAMA_LIKE_TYPES[number];
  * @example
  * ```ts
  * import { parseLlamaConfig } from "./config.ts";
- * const c = parseLlamaConfig({ model_type: "qwen3", hidden_size: 32, num_attention_heads: 4, head_dim: 16 });
+ * const c = parseLlamaConfig({ model_type: "qwen3", hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16 });
  * c.head_dim; // 16
  * ```
  */
@@ -156,7 +156,7 @@ function bool(src: Record<string, unknown>, key: string, fallback: boolean): boo
  * @example
  * ```ts
  * import { parseLlamaConfig } from "./config.ts";
- * const c = parseLlamaConfig({ model_type: "mistral", hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2 });
+ * const c = parseLlamaConfig({ model_type: "mistral", hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 2 });
  * c.sliding_window; // 4096
  * ```
  */

@@ -25,7 +25,7 @@ const NAMES: Record<string, string> = {
  * @example
  * ```ts
  * import { LLAMA_FAMILY } from "./family.ts";
- * const m = LLAMA_FAMILY.create({ model_type: "qwen3", hidden_size: 8, num_attention_heads: 2, head_dim: 8, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 }, { device: "cpu" });
+ * const m = LLAMA_FAMILY.create({ model_type: "qwen3", hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 }, { device: "cpu" });
  * m.paths.layers; // "model.layers"
  * ```
  */
