@@ -3,6 +3,7 @@
 
 import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
+import { boolValue, intValue, optIdValue } from "../_config_values.ts";
 
 /** The model_type values this parser reads. */
 export const LLAMA_LIKE_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;
@@ -122,33 +123,6 @@ const DEFAULTS: Record<LlamaLikeType, Partial<Record<string, unknown>>> = {
   },
 };
 
-function int(src: Record<string, unknown>, key: string, min = 1): number {
-  const v = src[key];
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-    throw new RangeError(`Config "${key}" is "${v}": it must be an integer >= ${min}`);
-  }
-  return v;
-}
-
-function optId(src: Record<string, unknown>, key: string): number | null {
-  const v = src[key];
-  if (v === null || v === undefined) return null;
-  if (!Number.isSafeInteger(v) || (v as number) < 0) {
-    throw new RangeError(
-      `Config "${key}" is "${JSON.stringify(v)}": it must be an id >= 0 or null`,
-    );
-  }
-  return v as number;
-}
-
-function bool(src: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = src[key] ?? fallback;
-  if (typeof v !== "boolean") {
-    throw new TypeError(`Config "${key}" is "${v}": it must be true or false`);
-  }
-  return v;
-}
-
 /**
  * Validates a Llama, Mistral, Qwen2 or Qwen3 config.json object and fills in the defaults of
  * its config class. Throws TypeError/RangeError naming the key, the value and what is allowed.
@@ -175,17 +149,17 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   }
   const src: Record<string, unknown> = { ...DEFAULTS[type] };
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) src[k] = v;
-  const hidden = int(src, "hidden_size");
-  const heads = int(src, "num_attention_heads");
+  const hidden = intValue(src, "hidden_size");
+  const heads = intValue(src, "num_attention_heads");
   src.num_key_value_heads ??= heads;
   src.head_dim ??= hidden / heads;
-  const kv = int(src, "num_key_value_heads");
+  const kv = intValue(src, "num_key_value_heads");
   if (heads % kv !== 0) {
     throw new RangeError(
       `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
     );
   }
-  const layers = int(src, "num_hidden_layers");
+  const layers = intValue(src, "num_hidden_layers");
   const act = src.hidden_act ?? "silu";
   if (!ACTIVATIONS.includes(act as ActivationName)) {
     throw new RangeError(
@@ -208,11 +182,11 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     : Array.isArray(eosRaw)
     ? eosRaw
     : [eosRaw];
-  eos.forEach((id, i) => optId({ [`eos_token_id[${i}]`]: id }, `eos_token_id[${i}]`));
+  eos.forEach((id, i) => optIdValue({ [`eos_token_id[${i}]`]: id }, `eos_token_id[${i}]`));
   // Sliding windows: Mistral on every layer; Qwen2/Qwen3 only where layer_types says so.
   let window = src.sliding_window === undefined ? null : src.sliding_window as number | null;
   if ((type === "qwen2" || type === "qwen3") && !src.use_sliding_window) window = null;
-  if (window !== null) window = int({ sliding_window: window }, "sliding_window");
+  if (window !== null) window = intValue({ sliding_window: window }, "sliding_window");
   let layerTypes = src.layer_types as LlamaConfig["layer_types"] | undefined;
   if (type === "mistral" || !Array.isArray(layerTypes)) {
     layerTypes = Array.from(
@@ -235,28 +209,28 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   return {
     model_type: type,
     hidden_size: hidden,
-    intermediate_size: int(src, "intermediate_size"),
+    intermediate_size: intValue(src, "intermediate_size"),
     num_hidden_layers: layers,
     num_attention_heads: heads,
     num_key_value_heads: kv,
-    head_dim: int(src, "head_dim"),
-    max_position_embeddings: int(src, "max_position_embeddings"),
-    vocab_size: int(src, "vocab_size"),
+    head_dim: intValue(src, "head_dim"),
+    max_position_embeddings: intValue(src, "max_position_embeddings"),
+    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: eps,
     rope_theta: theta,
     rope_scaling: (src.rope_scaling ?? (rp && rp.rope_type !== "default" ? rp : null)) as
       | RopeScaling
       | null,
     partial_rotary_factor: partial,
-    attention_bias: bool(src, "attention_bias", false),
-    mlp_bias: bool(src, "mlp_bias", false),
+    attention_bias: boolValue(src, "attention_bias", false),
+    mlp_bias: boolValue(src, "mlp_bias", false),
     hidden_act: act as ActivationName,
-    tie_word_embeddings: bool(src, "tie_word_embeddings", false),
+    tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
     sliding_window: window,
     layer_types: layerTypes.map((t) => (window === null ? "full_attention" : t)),
-    bos_token_id: optId(src, "bos_token_id"),
+    bos_token_id: optIdValue(src, "bos_token_id"),
     eos_token_id: eos as number[],
-    pad_token_id: optId(src, "pad_token_id"),
+    pad_token_id: optIdValue(src, "pad_token_id"),
     dtype: typeof (src.dtype ?? src.torch_dtype) === "string"
       ? (src.dtype ?? src.torch_dtype) as string
       : null,
