@@ -78,7 +78,7 @@ export class SavedValues {
       if (ok) this.#values.set(n.id, value);
       else {this.#missing.set(
           n.id,
-          il.stopped ? "the trace stopped early (tracer.stop())" : this.#why(il, n),
+          il.stopped ? "the trace stopped early (tracer.stop() or proxy.stop())" : this.#why(il, n),
         );}
     }
   }

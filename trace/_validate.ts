@@ -96,7 +96,7 @@ function checkNode(
     return fail(
       "op",
       op,
-      "a node op: getter, result, stop, getattr, call, getitem, set, swap, skip, module, log, list, dict, append, dictset, grad, gradset, backward",
+      "a node op: getter, result, stop, getattr, call, getitem, set, swap, skip, module, log, list, dict, append, dictset, grad, gradset, backward, branch, stopafter",
     );
   }
   const spec = opSpec(op);

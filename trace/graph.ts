@@ -30,7 +30,9 @@ export type NodeOp =
   | "grad"
   | "gradset"
   | "backward"
-  | "stop";
+  | "stop"
+  | "branch"
+  | "stopafter";
 
 /** Which value of a module call a getter reads. */
 export type EventKind = "input" | "inputs" | "output";

@@ -214,6 +214,11 @@ export class LanguageModel extends NNsight<CausalLM> {
     }
   }
 
+  /** `invoker.inputs` of a LanguageModel: the invoke's token-id rows (`number[][]`). */
+  protected override prepareInput(input: unknown): unknown {
+    return this.rowsOf(input);
+  }
+
   /** Checks a request's mode: trace, or generate with valid options. */
   protected override checkMode(mode: Record<string, unknown>): void {
     checkModeKind(mode, ["trace", "generate"]);

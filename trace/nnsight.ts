@@ -130,7 +130,7 @@ export class NNsight<M extends Module = Module> {
    * ```
    */
   record(fn: TraceFn<unknown>, opts: { input?: unknown; mode?: RunMode } = {}): TraceRequest {
-    const tracer = new Tracer();
+    const tracer = new Tracer(undefined, { prepare: (x) => this.prepareInput(x) });
     if (opts.input !== undefined) tracer.inputs.push(opts.input);
     const out = record(tracer, fn);
     return {
@@ -172,6 +172,11 @@ export class NNsight<M extends Module = Module> {
     return { output, saved: tracer.savedValues() };
   }
 
+  /** What `invoker.inputs` shows for one invoke's input: the input itself. */
+  protected prepareInput(input: unknown): unknown {
+    return input;
+  }
+
   /** Checks a request's mode: NNsight runs only `{kind: "trace"}`. */
   protected checkMode(mode: Record<string, unknown>): void {
     checkModeKind(mode, ["trace"]);
@@ -204,7 +209,7 @@ export class NNsight<M extends Module = Module> {
     meta = false,
   ): Promise<unknown> {
     assertNotRecording(); // synchronously, so the outer callback fails
-    const tracer = new Tracer();
+    const tracer = new Tracer(undefined, { prepare: (x) => this.prepareInput(x) });
     tracer.inputs.push(...inputs);
     let out: unknown;
     try {

@@ -138,6 +138,11 @@ export interface InterventionProxy extends TensorMembers, GradMember {
    * another `backward()` follows).
    */
   backward(opts?: { retainGraph?: boolean }): InterventionProxy;
+  /**
+   * Ends the forward pass as soon as this value is computed (nnsight's `.stop()`); values saved
+   * before then stay readable, later ones say the trace stopped early.
+   */
+  stop(): void;
   /** The value after the run (saved proxies only). */
   readonly value: Value;
   /** The graph node this proxy stands for. */
@@ -253,6 +258,8 @@ const HANDLER: ProxyHandler<Target> = {
           record(st, self, "backward", [opts?.retainGraph === true]);
       case "get":
         return (index: unknown) => record(st, self, "getitem", [index]);
+      case "stop":
+        return () => void st.rec.add("stopafter", [self]);
       case "toString":
         return () => `InterventionProxy(${describeState(st)})`;
     }

@@ -13,6 +13,8 @@ import { type ArgCheck, opSpec } from "./_node_ops.ts";
 import { type GraphLimits, quote, resolveLimits } from "./_decode.ts";
 import { type AddOptions, Graph, type Node, type NodeOp, Ref } from "./graph.ts";
 import { Interleaver } from "./interleaver.ts";
+import { Condition } from "./condition.ts";
+import { Invoker } from "./invoker.ts";
 import {
   assertNotRecording,
   type InterventionProxy,
@@ -38,6 +40,12 @@ export type Resolved<T> = T extends InterventionProxy ? Value
   : T extends object ? { [K in keyof T]: Resolved<T[K]> }
   : T;
 
+/** Options of the {@link Tracer} constructor. */
+export interface TracerOptions extends Pick<GraphLimits, "maxBytes"> {
+  /** What `invoker.inputs` shows for an input (a LanguageModel: its token-id rows). */
+  prepare?: (input: unknown) => unknown;
+}
+
 /**
  * The recording context of one trace, passed to the callback. Nodes recorded inside
  * `invoke(input, fn)` see only that input's rows of the batch.
@@ -56,7 +64,9 @@ export class Tracer implements Recorder {
   /** Inputs of the batch, one per invoke (the trace's own input is invoke 0). */
   readonly inputs: unknown[] = [];
   #invoke = -1;
+  #inInvoke = false;
   #cond: number[] = [];
+  readonly #prepare: (input: unknown) => unknown;
   #closed = false;
   #results = new Map<number, InterventionProxy>();
   readonly #saved: SavedValues;
@@ -67,8 +77,9 @@ export class Tracer implements Recorder {
    * A tracer over `graph` (a new one by default). `maxBytes` is the work budget of its run: the
    * largest tensor a node may make or read (no limit by default; `model.run` sets one).
    */
-  constructor(graph: Graph = new Graph(), opts: Pick<GraphLimits, "maxBytes"> = {}) {
+  constructor(graph: Graph = new Graph(), opts: TracerOptions = {}) {
     this.graph = graph;
+    this.#prepare = opts.prepare ?? ((x) => x);
     this.#saved = new SavedValues(graph);
     this.#maxBytes = opts.maxBytes === undefined ? Infinity : resolveLimits(opts).maxBytes;
   }
@@ -82,18 +93,32 @@ export class Tracer implements Recorder {
     return this.#closed;
   }
 
-  /** Adds `input` to the batch; nodes recorded in `fn` see only its rows. */
-  invoke(input: unknown, fn: (tracer: Tracer) => void): void {
+  /**
+   * Adds `input` to the batch; nodes recorded in `fn` see only its rows. With no input
+   * (`tracer.invoke(fn)`), `fn`'s nodes see the whole batch of the other invokes.
+   */
+  invoke(input: unknown, fn: (invoker: Invoker) => void): void;
+  /** Nodes recorded in `fn` see the whole batch (the other invokes' inputs). */
+  invoke(fn: (invoker: Invoker) => void): void;
+  invoke(a: unknown, b?: (invoker: Invoker) => void): void {
     this.#open("tracer.invoke()");
-    if (this.#invoke >= 0) {
+    if (this.#inInvoke) {
       throw new TypeError("tracer.invoke() cannot be nested inside another invoke");
     }
-    this.inputs.push(input);
-    this.#invoke = this.inputs.length - 1;
+    const empty = typeof a === "function" && b === undefined;
+    const fn = (empty ? a : b) as (invoker: Invoker) => void;
+    if (typeof fn !== "function") {
+      throw new TypeError(`tracer.invoke() needs a callback, got ${typeof fn}`);
+    }
+    if (!empty) this.inputs.push(a);
+    const index = empty ? -1 : this.inputs.length - 1;
+    this.#invoke = index;
+    this.#inInvoke = true;
     try {
-      fn(this);
+      fn(new Invoker(this, index, this.#prepare));
     } finally {
       this.#invoke = -1;
+      this.#inInvoke = false;
     }
   }
 
@@ -115,16 +140,31 @@ export class Tracer implements Recorder {
     this.add("log", args);
   }
 
-  /** Records `fn`'s nodes to run only when `pred` is truthy (a one-element tensor or a value). */
-  cond(pred: unknown, fn: () => void): void {
+  /**
+   * Records `fn`'s nodes to run only when `pred` is truthy (a one-element cpu tensor or a value);
+   * chain `.elif(pred, fn)` and `.else(fn)` on the result.
+   */
+  cond(pred: unknown, fn: () => void): Condition {
+    this.#branch([], pred, fn);
+    return new Condition((earlier, p, f) => this.#branch(earlier, p, f), pred);
+  }
+
+  /** Records `fn` gated on: every predicate of `earlier` false and `pred` truthy. */
+  #branch(earlier: readonly unknown[], pred: unknown, fn: () => void): void {
     this.#open("tracer.cond()");
-    if (!isProxy(pred)) {
+    if (earlier.some((p) => !isProxy(p) && p)) return; // a plain earlier branch was taken
+    const gates = earlier.filter(isProxy);
+    let gate: number;
+    if (gates.length > 0) gate = this.add("branch", [gates, pred]).id;
+    else if (isProxy(pred)) {
+      const deps: number[] = [];
+      toArg(this, pred, deps);
+      gate = deps[0];
+    } else {
       if (pred) fn();
       return;
     }
-    const deps: number[] = [];
-    toArg(this, pred, deps);
-    this.#cond.push(deps[0]);
+    this.#cond.push(gate);
     try {
       fn();
     } finally {
