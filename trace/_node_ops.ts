@@ -55,6 +55,8 @@ export interface OpContext {
   setGrad(grad: number, invoke: number, value: unknown, node: Node): void;
   /** Ends the run now (`proxy.stop()`): the nodes that already ran keep their values. */
   stop(): never;
+  /** A copy of weight `name` of the module at `path` (edits of it leave the model as it is). */
+  param(path: string, name: string): unknown;
 }
 
 /** How a description renders arguments. */
@@ -368,6 +370,20 @@ export const NODE_OPS = {
       `branch(${
         [...(n.args[0] as unknown[]).map((p) => `not ${d.arg(p)}`), d.arg(n.args[1])].join(", ")
       })`,
+  },
+  param: {
+    recordedBy: "envoy.weight, envoy.bias",
+    role: "value",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 2, "a module path and a weight name");
+      if (typeof args[0] !== "string") c.fail(0, args[0], "a module path");
+      if (typeof args[1] !== "string" || FORBIDDEN_KEYS.has(args[1])) {
+        c.fail(1, args[1], "a weight name (weight, bias)");
+      }
+    },
+    run: (a, ctx) => ctx.param(a[0] as string, a[1] as string),
+    describe: (n) => `${n.args[0] || "model"}.${n.args[1]}`,
   },
   stopafter: {
     recordedBy: "proxy.stop()",

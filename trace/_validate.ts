@@ -96,7 +96,7 @@ function checkNode(
     return fail(
       "op",
       op,
-      "a node op: getter, result, stop, getattr, call, getitem, set, swap, skip, module, log, list, dict, append, dictset, grad, gradset, backward, branch, stopafter",
+      "a node op: getter, result, stop, getattr, call, getitem, set, swap, skip, module, log, list, dict, append, dictset, grad, gradset, backward, branch, stopafter, param",
     );
   }
   const spec = opSpec(op);
@@ -158,7 +158,7 @@ function checkNode(
     },
   };
   spec.check(args, check);
-  if (op === "module" && opts.hasModule && !opts.hasModule(args[0] as string)) {
+  if ((op === "module" || op === "param") && opts.hasModule && !opts.hasModule(args[0] as string)) {
     fail("args[0]", args[0], "the path of a module of this model");
   }
   let getter: CheckedNode["getter"];

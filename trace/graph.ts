@@ -32,7 +32,8 @@ export type NodeOp =
   | "backward"
   | "stop"
   | "branch"
-  | "stopafter";
+  | "stopafter"
+  | "param";
 
 /** Which value of a module call a getter reads. */
 export type EventKind = "input" | "inputs" | "output";

@@ -104,6 +104,12 @@ export class Interleaver {
         this.stopped = true;
         throw new StopSignal();
       },
+      param: (path, name) => {
+        const w = root.getModule(path)?.parameter(name);
+        if (!w) throw new RangeError(`Unknown module "${path}"`);
+        this.#ops.budget(w.size, `${path}.${name}`);
+        return w.clone();
+      },
     };
     this.#grads = new GradRun(graph, this.#batch, (node, g, it) => {
       const key = this.#key;

@@ -114,6 +114,18 @@ export class NNsight<M extends Module = Module> {
     if (fn) this.envoy.iter(steps, fn);
     else this.envoy.iter(steps);
   }
+  /** The envoy at dotted `path` (`model.get("transformer.h.0.mlp")`). */
+  get(path: string): Envoy {
+    return this.envoy.get(path);
+  }
+  /** Every envoy of the model, root first, depth first; `include` filters them. */
+  modules(include?: (e: Envoy) => boolean): Envoy[] {
+    return this.envoy.modules(include);
+  }
+  /** `[path, envoy]` of every envoy of the model, root ("") first. */
+  namedModules(include?: (e: Envoy) => boolean): [string, Envoy][] {
+    return this.envoy.namedModules(include);
+  }
   /** Moves every module's cursor `k` steps on. */
   next(k = 1): this {
     this.envoy.next(k);

@@ -14,6 +14,7 @@ import { type GraphLimits, quote, resolveLimits } from "./_decode.ts";
 import { type AddOptions, Graph, type Node, type NodeOp, Ref } from "./graph.ts";
 import { Interleaver } from "./interleaver.ts";
 import { Condition } from "./condition.ts";
+import { advance, scopeSteps } from "./_scopes.ts";
 import { Invoker } from "./invoker.ts";
 import {
   assertNotRecording,
@@ -170,6 +171,51 @@ export class Tracer implements Recorder {
     } finally {
       this.#cond.pop();
     }
+  }
+
+  /**
+   * Steps for every module while `fn` records (nnsight 0.7's `tracer.iter[2:5]`): a step (`3`)
+   * or a slice (`"2:5"`, `":"`). Given an array or other iterable (nnsight 0.4's
+   * `tracer.iter(collection)`), calls `fn(item, index)` for each item instead; a list of steps
+   * is `model.iter([0, 2, 4], fn)`.
+   */
+  iter(steps: number | string, fn: () => void): void;
+  /** Calls `fn(item, index)` for each item of `collection` while recording. */
+  iter<T>(collection: Iterable<T>, fn: (item: T, index: number) => void): void;
+  // deno-lint-ignore no-explicit-any
+  iter(spec: unknown, fn: (...a: any[]) => void): void {
+    this.#open("tracer.iter()");
+    if (typeof fn !== "function") {
+      throw new TypeError(`tracer.iter() needs a callback, got ${typeof fn}`);
+    }
+    if (typeof spec === "number" || typeof spec === "string") {
+      return scopeSteps(this, "", spec, () => fn());
+    }
+    if (isProxy(spec)) {
+      throw new TypeError(
+        "tracer.iter() over a value of the running model is not supported: iterate a plain collection, or work on the value with tracer.apply()",
+      );
+    }
+    if (spec === null || typeof spec !== "object" || !(Symbol.iterator in spec)) {
+      throw new TypeError(
+        `tracer.iter() takes a step (3), a slice ("2:5") or a collection, got ${quote(spec)}`,
+      );
+    }
+    let i = 0;
+    for (const item of spec as Iterable<unknown>) fn(item, i++);
+  }
+
+  /** Every step for every module while `fn` records (nnsight 0.7's `tracer.all()`). */
+  all(fn: () => void): void {
+    this.#open("tracer.all()");
+    scopeSteps(this, "", ":", fn);
+  }
+
+  /** Moves every module's cursor `k` steps on (nnsight 0.7's `tracer.next()`). */
+  next(k = 1): this {
+    this.#open("tracer.next()");
+    advance(this, "", k, "tracer.next()");
+    return this;
   }
 
   /** The model's final output: logits for trace(), all token ids for generate(). */
