@@ -7,7 +7,7 @@ import { nearest } from "./errors.ts";
 import type { EventKind } from "./graph.ts";
 import { type Steps, stepsKey, type StepSpec } from "./steps.ts";
 import { advance, scopeOf, scopeSteps, type State, stateOf } from "./_scopes.ts";
-import { activeRecorder, type InterventionProxy, isProxy, type Recorder } from "./proxy.ts";
+import { activeRecorder, type InterventionProxy, isProxy } from "./proxy.ts";
 
 const INT = /^-?\d+$/;
 
@@ -201,11 +201,9 @@ export class Envoy {
     if (typeof path !== "string") {
       throw new TypeError(`get() needs a dotted module path, got ${typeof path}`);
     }
-    let e: Envoy = this;
-    for (const part of path === "" ? [] : path.split(".")) {
-      e = INT.test(part) && e.module instanceof ModuleList ? e.at(Number(part)) : e.child(part);
-    }
-    return e;
+    const step = (e: Envoy, part: string): Envoy =>
+      INT.test(part) && e.module instanceof ModuleList ? e.at(Number(part)) : e.child(part);
+    return path === "" ? this : path.split(".").reduce<Envoy>(step, this);
   }
 
   /** This envoy and every envoy below it, depth first; `include` filters them. */
