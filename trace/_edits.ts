@@ -73,7 +73,11 @@ export function editSwap(_node: Node, args: unknown[], site: EditSite): unknown 
 export function editSkip(_node: Node, args: unknown[], site: EditSite): unknown {
   const { event: ev, getter, batch } = site;
   if (batch.of(getter.invoke)) {
-    ev.entry.skipRows.push((out) => batch.merge(out, args[1], getter.invoke));
+    const output = { ...getter, kind: "output" as const };
+    ev.entry.skipRows.push((out) => {
+      checkStructure({ ...ev, value: out }, output, args[1]);
+      return batch.merge(out, args[1], getter.invoke);
+    });
   } else ev.entry.skipBox = { value: args[1] };
   return args[1];
 }

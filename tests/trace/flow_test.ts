@@ -1,11 +1,15 @@
 // Control flow and batching on the toy tree: cond/elif/else chains, proxy.stop(), empty invokes,
-// invoker.inputs and skip inside one of several invokes. Toy math: for x > 0 the layers give
+// invoker.inputs and skip inside one of several invokes; then the same on tiny-gpt2 against
+// nnsight 0.4.11's numbers (tests/fixtures/tiny-gpt2/nnsight_0_4_flow.json). Toy math: for x > 0 the layers give
 // 2x, 6x, 24x and the head 240x (see _toy.ts).
 
 import assert from "node:assert/strict";
 import { Condition } from "../../trace/mod.ts";
 import type { InterventionProxy } from "../../trace/proxy.ts";
 import { assertClose } from "../_assert.ts";
+import { deviceTest } from "../_devices.ts";
+import type { Json } from "../model/_tiny_gpt2.ts";
+import { nnsight, PROMPT, tiny, TOL } from "./_nnsight_flow.ts";
 import { toy, x2 } from "./_toy.ts";
 
 type P = InterventionProxy;
@@ -136,3 +140,99 @@ Deno.test("skip: inside one of several invokes it replaces only that invoke's ro
   // row 0: 2 -> (skip) 2 -> 8 -> 80; row 1: 2 -> 6 -> 24 -> 240; row 2: 4 -> 12 -> (skip) 12 -> 120
   await assertClose(out, [[80], [240], [120]]);
 });
+
+// ---- tiny-gpt2 against nnsight 0.4.11 ---------------------------------------------------------
+
+deviceTest("cond on gpt2: if/elif/else give nnsight 0.4.11's logits", async (device) => {
+  const model = await tiny(device);
+  const ref: Json = await nnsight();
+  const h = model.transformer.h;
+  for (const name of ["if", "elif", "else"]) {
+    const { lo, hi, logits_last_8 } = ref.cond[name];
+    const run = model.trace(PROMPT, (t) => {
+      const s = h[0].output[0].sum();
+      t.cond(s.gt(hi), () => h[1].output[0].set(":", 0))
+        .elif(s.gt(lo), () => h[1].output[0].set(":", h[1].output[0].mul(2)))
+        .else(() => h[1].output[0].set("..., :4", 3));
+      return model.lm_head.output.get("0, -1, :8");
+    });
+    if (device === "webgpu") {
+      await assert.rejects(run, /is a webgpu tensor: conditions are read during the forward pass/);
+      continue;
+    }
+    await assertClose(await run, logits_last_8, { ...TOL, msg: `${name} branch` });
+  }
+});
+
+deviceTest(
+  "stop on gpt2: values before proxy.stop() match nnsight; later ones say it stopped",
+  async (device) => {
+    const model = await tiny(device);
+    const ref: Json = await nnsight();
+    let h0!: P, h2!: P;
+    await model.trace(PROMPT, () => {
+      h0 = model.transformer.h[0].output[0].get("0, -1, :4").save();
+      model.transformer.h[1].output[0].stop();
+      h2 = model.transformer.h[2].output[0].save();
+    });
+    await assertClose(h0.value, ref.stop.h0_last_4, TOL);
+    assert.equal(ref.stop.later_readable, false);
+    assert.throws(() => h2.value, /the trace stopped early/);
+  },
+);
+
+deviceTest(
+  "invoker.inputs on gpt2: each invoke's own token ids, as nnsight's input_ids",
+  async (device) => {
+    const model = await tiny(device);
+    const ref: Json = await nnsight();
+    const ids: unknown[] = [];
+    let all: unknown;
+    let whole!: P, one!: P;
+    await model.trace((t) => {
+      t.invoke(PROMPT, (inv) => {
+        ids.push(inv.inputs);
+        one = model.lm_head.output.save();
+      });
+      t.invoke("Hello, my dog is cute", (inv) => void ids.push(inv.inputs));
+      t.invoke((inv) => {
+        all = inv.inputs;
+        whole = model.lm_head.output.save();
+      });
+    });
+    assert.deepEqual(ids, ref.invoker_input_ids);
+    assert.deepEqual(all, ref.invoker_input_ids.flat(1));
+    assert.deepEqual(whole.value.shape, [2, 10, 50257]);
+    await assertClose(whole.value.get("0:1"), one.value, { atol: 0, rtol: 0 });
+  },
+);
+
+deviceTest(
+  "skip on gpt2: one invoke skips a block, the other's rows are untouched",
+  async (device) => {
+    const model = await tiny(device);
+    const h = model.transformer.h;
+    const clean = await model.trace(PROMPT, () => h[2].output[0].save().get("0, -1"));
+    const skipped = await model.trace(PROMPT, () => {
+      h[1].skip([h[1].input]);
+      return h[2].output[0].get("0, -1");
+    });
+    let a!: P, b!: P;
+    await model.trace((t) => {
+      t.invoke(PROMPT, () => {
+        h[1].skip([h[1].input]);
+        a = h[2].output[0].get("0, -1").save();
+      });
+      t.invoke(PROMPT, () => void (b = h[2].output[0].get("0, -1").save()));
+    });
+    await assertClose(a.value, skipped, TOL);
+    await assertClose(b.value, clean, TOL);
+    await assert.rejects(
+      model.trace((t) => {
+        t.invoke(PROMPT, () => h[1].skip([h[1].input, null]));
+        t.invoke(PROMPT, () => {});
+      }),
+      /transformer\.h\.1\.output is a tuple of 1 items .*, so its replacement must be a tuple of 1 items/,
+    );
+  },
+);
