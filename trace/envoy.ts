@@ -85,7 +85,10 @@ export class Envoy {
 
   #param(name: string): InterventionProxy {
     const rec = activeRecorder(`${this}.${name}`);
-    const own = this.module.namedParameters().map(([n]) => n).filter((n) => !n.includes("."));
+    const pre = this.path ? `${this.path}.` : "";
+    const own = this.module.namedParameters()
+      .map(([n]) => n.slice(pre.length))
+      .filter((n) => !n.includes("."));
     if (!own.includes(name)) {
       throw new RangeError(
         `Module "${this.path || "model"}" has no parameter "${name}": it has ${
