@@ -143,6 +143,8 @@ export interface InterventionProxy extends TensorMembers, GradMember {
    * before then stay readable, later ones say the trace stopped early.
    */
   stop(): void;
+  /** `model.output.logits` (HF's CausalLMOutput spelling): the model's output itself. */
+  readonly logits: InterventionProxy;
   /** The value after the run (saved proxies only). */
   readonly value: Value;
   /** The graph node this proxy stands for. */
@@ -260,6 +262,8 @@ const HANDLER: ProxyHandler<Target> = {
         return (index: unknown) => record(st, self, "getitem", [index]);
       case "stop":
         return () => void st.rec.add("stopafter", [self]);
+      case "logits":
+        return rootLogits(st, self);
       case "toString":
         return () => `InterventionProxy(${describeState(st)})`;
     }
@@ -300,6 +304,20 @@ const HANDLER: ProxyHandler<Target> = {
     return st.rec.proxy(st.rec.add("call", [st.owner, st.attr, ...args]));
   },
 };
+
+/**
+ * `model.output.logits`: the model's output is its logits tensor, so HF's `CausalLMOutput.logits`
+ * spelling gives the same proxy. Any other value has no `.logits`.
+ */
+function rootLogits(st: State, self: InterventionProxy): InterventionProxy {
+  const n = st.node;
+  if (n?.op === "getter" && n.path === "" && n.kind === "output") return self;
+  throw new TypeError(
+    `${
+      describeState(st)
+    } has no .logits: only the model's output (model.output) is the logits; use it as it is`,
+  );
+}
 
 function describeState(st: State): string {
   if (st.node) return `%${st.node.id} ${st.rec.describe(st.node)}`;
