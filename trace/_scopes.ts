@@ -1,7 +1,8 @@
 // The step cursors and scopes envoys record with, per trace: `.next()` cursors, `.all()`/`.iter()`
 // scopes (also tracer-wide ones: tracer.all/iter/next), and the getters already recorded.
 
-import type { InterventionProxy, Recorder } from "./proxy.ts";
+import { quote } from "./_decode.ts";
+import { type InterventionProxy, isProxy, type Recorder } from "./proxy.ts";
 import { parseSteps, type Steps, type StepSpec } from "./steps.ts";
 
 /** A step scope: `path` and its descendants get `steps`. */
@@ -69,4 +70,29 @@ export function scopeOf(st: State, path: string): Scope | undefined {
     if (covers(st.scopes[i].path, path)) return st.scopes[i];
   }
   return undefined;
+}
+
+/**
+ * `tracer.iter(spec, fn)`: a step or slice scopes every module while `fn` records; an array or
+ * other iterable calls `fn(item, index)` per item while recording.
+ */
+export function iterate(rec: Recorder, spec: unknown, fn: (...a: unknown[]) => void): void {
+  if (typeof fn !== "function") {
+    throw new TypeError(`tracer.iter() needs a callback, got ${typeof fn}`);
+  }
+  if (typeof spec === "number" || typeof spec === "string") {
+    return scopeSteps(rec, "", spec, () => fn());
+  }
+  if (isProxy(spec)) {
+    throw new TypeError(
+      "tracer.iter() over a value of the running model is not supported: iterate a plain collection, or work on the value with tracer.apply()",
+    );
+  }
+  if (spec === null || typeof spec !== "object" || !(Symbol.iterator in spec)) {
+    throw new TypeError(
+      `tracer.iter() takes a step (3), a slice ("2:5") or a collection, got ${quote(spec)}`,
+    );
+  }
+  let i = 0;
+  for (const item of spec as Iterable<unknown>) fn(item, i++);
 }

@@ -1,6 +1,8 @@
 // Condition: the chain `tracer.cond(pred, fn).elif(pred, fn).else(fn)` (nnsight 0.4's
 // `with tracer.cond(...)` / 0.7's `if`). Records branches; whether one runs is decided at run time.
 
+import { isProxy, type Recorder, toArg } from "./proxy.ts";
+
 /** Records branch `fn` to run when every earlier predicate of the chain is false and `pred` true. */
 export type RecordBranch = (earlier: readonly unknown[], pred: unknown, fn: () => void) => void;
 
@@ -56,4 +58,23 @@ export class Condition {
       );
     }
   }
+}
+
+/**
+ * The gate of a branch: the node id its nodes are conditioned on (the predicate's, or a `branch`
+ * node's when earlier predicates are proxies), or, when every predicate is a plain value, whether
+ * the branch runs at all (decided while recording).
+ */
+export function gateOf(
+  rec: Recorder,
+  earlier: readonly unknown[],
+  pred: unknown,
+): number | boolean {
+  if (earlier.some((p) => !isProxy(p) && p)) return false; // a plain earlier branch was taken
+  const gates = earlier.filter(isProxy);
+  if (gates.length > 0) return rec.add("branch", [gates, pred]).id;
+  if (!isProxy(pred)) return !!pred;
+  const deps: number[] = [];
+  toArg(rec, pred, deps);
+  return deps[0];
 }

@@ -13,13 +13,12 @@ import { type ArgCheck, opSpec } from "./_node_ops.ts";
 import { type GraphLimits, quote, resolveLimits } from "./_decode.ts";
 import { type AddOptions, Graph, type Node, type NodeOp, Ref } from "./graph.ts";
 import { Interleaver } from "./interleaver.ts";
-import { Condition } from "./condition.ts";
-import { advance, scopeSteps } from "./_scopes.ts";
+import { Condition, gateOf } from "./condition.ts";
+import { advance, iterate, scopeSteps } from "./_scopes.ts";
 import { Invoker } from "./invoker.ts";
 import {
   assertNotRecording,
   type InterventionProxy,
-  isProxy,
   makeProxy,
   type NodeLike,
   type Recorder,
@@ -153,16 +152,9 @@ export class Tracer implements Recorder {
   /** Records `fn` gated on: every predicate of `earlier` false and `pred` truthy. */
   #branch(earlier: readonly unknown[], pred: unknown, fn: () => void): void {
     this.#open("tracer.cond()");
-    if (earlier.some((p) => !isProxy(p) && p)) return; // a plain earlier branch was taken
-    const gates = earlier.filter(isProxy);
-    let gate: number;
-    if (gates.length > 0) gate = this.add("branch", [gates, pred]).id;
-    else if (isProxy(pred)) {
-      const deps: number[] = [];
-      toArg(this, pred, deps);
-      gate = deps[0];
-    } else {
-      if (pred) fn();
+    const gate = gateOf(this, earlier, pred);
+    if (typeof gate === "boolean") {
+      if (gate) fn();
       return;
     }
     this.#cond.push(gate);
@@ -185,24 +177,7 @@ export class Tracer implements Recorder {
   // deno-lint-ignore no-explicit-any
   iter(spec: unknown, fn: (...a: any[]) => void): void {
     this.#open("tracer.iter()");
-    if (typeof fn !== "function") {
-      throw new TypeError(`tracer.iter() needs a callback, got ${typeof fn}`);
-    }
-    if (typeof spec === "number" || typeof spec === "string") {
-      return scopeSteps(this, "", spec, () => fn());
-    }
-    if (isProxy(spec)) {
-      throw new TypeError(
-        "tracer.iter() over a value of the running model is not supported: iterate a plain collection, or work on the value with tracer.apply()",
-      );
-    }
-    if (spec === null || typeof spec !== "object" || !(Symbol.iterator in spec)) {
-      throw new TypeError(
-        `tracer.iter() takes a step (3), a slice ("2:5") or a collection, got ${quote(spec)}`,
-      );
-    }
-    let i = 0;
-    for (const item of spec as Iterable<unknown>) fn(item, i++);
+    iterate(this, spec, fn);
   }
 
   /** Every step for every module while `fn` records (nnsight 0.7's `tracer.all()`). */
