@@ -334,5 +334,5 @@ function unknownMember(what: string, prop: string): string {
   const near = nearest(prop, PROXY_NAMES);
   return `${what} has no method or property "${prop}"${
     near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(" or ")}?` : ""
-  } A proxy has the Tensor methods (add, sum, softmax, ...), shape, dtype, device, ndim, size, get, set, save and value; to read key "${prop}" of an object value, write .get("${prop}")`;
+  } A proxy has the Tensor methods (add, sum, softmax, ...), shape, dtype, device, ndim, size, get, set, save, stop and value; to read key "${prop}" of an object value, write .get("${prop}")`;
 }

@@ -211,12 +211,13 @@ export class Tracer implements Recorder {
     const write = spec.role === "write";
     const conv = args.map((a, i) => toArg(this, a, deps, write && i === 0 ? undefined : reads));
     spec.check(conv, this.#argCheck(op, conv));
-    const provider = spec.role === "provider";
+    // Providers fire with the model; a container exists wherever it is first used.
+    const ungated = spec.role === "provider" || spec.role === "container";
     // Reading a container waits for the writes recorded before the read.
     const after = reads.flatMap((c) => c.lastWrite(this)?.id ?? []);
     return this.graph.add(op, conv, [...new Set(deps)], {
       invoke: this.#invoke,
-      cond: provider ? [] : [...this.#cond],
+      cond: ungated ? [] : [...this.#cond],
       getter,
       after,
     });

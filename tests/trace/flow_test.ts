@@ -4,7 +4,8 @@
 // 2x, 6x, 24x and the head 240x (see _toy.ts).
 
 import assert from "node:assert/strict";
-import { Condition } from "../../trace/mod.ts";
+import type { Tensor } from "../../engine/mod.ts";
+import { Condition, list, type Tracer } from "../../trace/mod.ts";
 import type { InterventionProxy } from "../../trace/proxy.ts";
 import { assertClose } from "../_assert.ts";
 import { deviceTest } from "../_devices.ts";
@@ -39,6 +40,20 @@ Deno.test("cond: exactly one branch of an if/elif/else chain runs, by run-time v
   assert.deepEqual(await chain(1, 100), [1, 12]); // 6 > 1 only: elif
   assert.deepEqual(await chain(1, 2), [0, 6]); // 6 > 2: if (elif and else skipped)
   assert.deepEqual(await chain(10, 100), [2, 18]); // neither: else
+});
+
+Deno.test("cond: a chain on a per-step value picks its branch at every step", async () => {
+  const m = toy();
+  const got = list<Tensor>();
+  await m.steps(x2([[1]]), 3, (t: Tracer) => {
+    m.layers.all(() => {
+      const s = m.layers[0].output[0].sum(); // 2, 4.8, 11.52 at steps 0, 1, 2
+      t.cond(s.gt(10), () => got.append(s.mul(1)))
+        .elif(s.gt(3), () => got.append(s.mul(2)))
+        .else(() => got.append(s.mul(3)));
+    });
+  });
+  await assertClose(got.value.map((t) => t.dataSync()[0]), [6, 9.6, 11.52], { atol: 1e-4 });
 });
 
 Deno.test("cond: plain predicates decide while recording; mixed chains gate on the proxies", async () => {
