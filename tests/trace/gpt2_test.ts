@@ -104,26 +104,23 @@ deviceTest("gpt2: the fixture's interventions give its greedy tokens", async (de
   );
 });
 
-deviceTest(
-  "gpt2: iter() and all() select steps; the streamer fires with the prompt, then every step",
-  async (device) => {
-    const model = await tiny(device);
-    const toks = list<Tensor>(), shapes = list<Tensor>(), inLayers = list(), inModel = list();
-    const ids = await model.generate(PROMPT, { maxNewTokens: 6 }, (t) => {
-      model.iter("2:5", () => toks.append(model.generator.streamer.output));
-      model.transformer.h[0].iter([0, 2, 4], () => shapes.append(model.transformer.h[0].output[0]));
-      model.transformer.h.all(() => inLayers.append(model.lm_head.output));
-      model.all(() => inModel.append(model.lm_head.output));
-      return t.result;
-    });
-    const generated = await newTokens(ids, 6);
-    // The streamer's step 0 is the prompt (as transformers calls it), so steps 2-4 are tokens 1-3.
-    assert.deepEqual(await Promise.all(toks.value.map((x) => x.item())), generated.slice(1, 4));
-    assert.deepEqual(shapes.value.map((x) => x.shape), [[1, 10, 32], [1, 1, 32], [1, 1, 32]]);
-    assert.equal(inLayers.value.length, 1);
-    assert.equal(inModel.value.length, 6);
-  },
-);
+deviceTest("gpt2: iter() and all() select steps; streamer step 0 is the prompt", async (device) => {
+  const model = await tiny(device);
+  const toks = list<Tensor>(), shapes = list<Tensor>(), inLayers = list(), inModel = list();
+  const ids = await model.generate(PROMPT, { maxNewTokens: 6 }, (t) => {
+    model.iter("2:5", () => toks.append(model.generator.streamer.output));
+    model.transformer.h[0].iter([0, 2, 4], () => shapes.append(model.transformer.h[0].output[0]));
+    model.transformer.h.all(() => inLayers.append(model.lm_head.output));
+    model.all(() => inModel.append(model.lm_head.output));
+    return t.result;
+  });
+  const generated = await newTokens(ids, 6);
+  // The streamer's step 0 is the prompt (as transformers calls it), so steps 2-4 are tokens 1-3.
+  assert.deepEqual(await Promise.all(toks.value.map((x) => x.item())), generated.slice(1, 4));
+  assert.deepEqual(shapes.value.map((x) => x.shape), [[1, 10, 32], [1, 1, 32], [1, 1, 32]]);
+  assert.equal(inLayers.value.length, 1);
+  assert.equal(inModel.value.length, 6);
+});
 
 deviceTest("gpt2: attn_dropout's output is the fixture's attention pattern", async (device) => {
   const model = await tiny(device);
