@@ -1,7 +1,8 @@
 // Envoy: mirrors one Module of the model tree. `.output`/`.input`/`.inputs` record getters for
 // the envoy's current steps (cursor from `.next()`, or an `.all()`/`.iter()` scope). Runs nothing.
 
-import { type Module, ModuleList } from "../model/module.ts";
+import { Module, ModuleList } from "../model/module.ts";
+import { attachModule } from "./attach.ts";
 import { nearest } from "./errors.ts";
 import type { EventKind } from "./graph.ts";
 import { parseSteps, type Steps, stepsKey, type StepSpec } from "./steps.ts";
@@ -153,6 +154,15 @@ export class Envoy {
     return rec.proxy(rec.add("module", [this.path, ...args]));
   }
 
+  /**
+   * Attaches `module` (an SAE, a probe) as child `name` and returns its envoy; the typed form of
+   * `envoy.name = module`. A graph call of it (`.call(x)`) fires its hooks. See attach.ts.
+   */
+  attach(name: string, module: Module): Envoy {
+    attachModule(this, name, module);
+    return this.child(name);
+  }
+
   /** Item `i` of a ModuleList; negative counts from the end. */
   at(i: number): Envoy {
     const m = this.#list("indexed").at(i);
@@ -271,8 +281,14 @@ const HANDLER: ProxyHandler<Envoy> = {
     if (prop === "output" || prop === "input" || prop === "inputs") {
       return Reflect.set(target, prop, value, target);
     }
+    if (value instanceof Module && typeof prop === "string") {
+      attachModule(target, prop, value);
+      return true;
+    }
     throw new TypeError(
-      `Cannot assign "${String(prop)}" on ${target}: only .output, .input and .inputs can be set`,
+      `Cannot assign "${
+        String(prop)
+      }" on ${target}: only .output, .input and .inputs can be set, or a Module attached`,
     );
   },
 };

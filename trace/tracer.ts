@@ -25,6 +25,8 @@ import {
   type Value,
 } from "./proxy.ts";
 import type { RunPlan } from "./run_plan.ts";
+import type { Envoy } from "./envoy.ts";
+import { type Cache, type CacheOptions, recordCache } from "./cache.ts";
 
 // Re-exported for the callers that name the plan with the tracer.
 export type { RunPlan } from "./run_plan.ts";
@@ -62,6 +64,8 @@ export class Tracer implements Recorder {
   readonly #saved: SavedValues;
 
   readonly #maxBytes: number;
+  /** The model's root envoy, for `cache()` (set by the model that makes the tracer). */
+  root?: Envoy;
 
   /**
    * A tracer over `graph` (a new one by default). `maxBytes` is the work budget of its run: the
@@ -108,6 +112,21 @@ export class Tracer implements Recorder {
       throw new TypeError(`tracer.apply() needs a function, got ${typeof fn}`);
     }
     return this.proxy(this.add("apply", [fn, ...args]));
+  }
+
+  /**
+   * Every module's output (and, with `includeInputs`, inputs) by path after the run, as
+   * nnsight 0.5's `tracer.cache()`: a list of entries for a module that ran several times.
+   */
+  cache(opts: CacheOptions = {}): Cache {
+    this.#open("tracer.cache()");
+    if (!this.root) throw new TypeError("tracer.cache() needs a trace of a model");
+    return recordCache(this.root, opts);
+  }
+
+  /** Marks a recorded trace as never run (a session skipped it): its values say `why`. */
+  skipped(why: string): void {
+    this.#saved.fail(why);
   }
 
   /** Prints values (tensors with their first elements) when the model runs. */
