@@ -82,8 +82,11 @@ export class Cache {
   }
 }
 
-/** Records run-time lists for `opts.modules` (default: all of `root`'s modules) in the active trace. */
-export function recordCache(root: Envoy, opts: CacheOptions): Cache {
+/**
+ * The cache of `opts.modules` (default: all of `root`'s modules) and `record`, which records its
+ * run-time lists in the active trace (every step of each module).
+ */
+export function recordCache(root: Envoy, opts: CacheOptions): { cache: Cache; record: () => void } {
   checkOptions(opts);
   const all = root.module.namedModules().map(([p]) => p);
   const paths = opts.modules === undefined ? all : opts.modules.map((m) => {
@@ -97,16 +100,21 @@ export function recordCache(root: Envoy, opts: CacheOptions): Cache {
   });
   const output = opts.includeOutput ?? true, inputs = opts.includeInputs ?? false;
   const lists = new Map<string, { output?: ListProxy; inputs?: ListProxy }>();
-  root.all(() => {
-    for (const p of paths) {
-      const e = envoyAt(root, p);
-      const l: { output?: ListProxy; inputs?: ListProxy } = {};
-      if (inputs) (l.inputs = new ListProxy()).append(e.inputs);
-      if (output) (l.output = new ListProxy()).append(e.output);
-      lists.set(p, l);
-    }
-  });
-  return new Cache(lists);
+  for (const p of paths) {
+    lists.set(p, {
+      ...(inputs ? { inputs: new ListProxy() } : {}),
+      ...(output ? { output: new ListProxy() } : {}),
+    });
+  }
+  const record = () =>
+    root.all(() => {
+      for (const [p, l] of lists) {
+        const e = envoyAt(root, p);
+        l.inputs?.append(e.inputs);
+        l.output?.append(e.output);
+      }
+    });
+  return { cache: new Cache(lists), record };
 }
 
 function envoyAt(root: Envoy, path: string): Envoy {

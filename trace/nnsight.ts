@@ -105,6 +105,9 @@ export class NNsight<M extends Module = Module> {
    */
   session<R>(fn: (session: Session) => R): Promise<Resolved<R>> {
     assertNotRecording();
+    if (recordingSession()) {
+      throw new TypeError("model.session() cannot be nested: record every trace in one session");
+    }
     return new Session((input, f) => this.trace(input, f as TraceFn<unknown>)).run(fn);
   }
 

@@ -63,7 +63,8 @@ export class Session {
   readonly #tracers = new Map<Recorder, Device | undefined>();
   readonly #bridges = new Map<Recorder, Map<number, InterventionProxy>>();
   readonly #trace: (input: unknown, fn: unknown) => unknown;
-  #ran = new Set<Recorder>();
+  readonly #ran = new Set<Recorder>();
+  readonly #promises = new WeakSet<Promise<unknown>>();
 
   /** A session whose `trace` calls `trace(input, fn)` of the model (recorded into the session). */
   constructor(trace: (input: unknown, fn: unknown) => unknown) {
@@ -124,20 +125,21 @@ export class Session {
       this.#steps.push({ trace: { ...trace, settle: [resolve, reject] }, gates: [...this.#gates] });
     });
     p.catch(() => {}); // the session's own promise reports a failure
+    this.#promises.add(p);
     return p;
   }
 
   /** Runs `fn` to record, then every trace in order; resolves to `fn`'s return, resolved. */
   async run<R>(fn: (session: Session) => R): Promise<Resolved<R>> {
     const ret = this.#record(() => fn(this));
-    if (ret instanceof Promise) {
+    if (ret instanceof Promise && !this.#promises.has(ret)) {
       throw new TypeError(
         "The session callback returned a promise: it must be synchronous, since it only records; values exist after model.session() resolves",
       );
     }
     this.#keepAll(ret);
     await this.#runSteps(this.#steps);
-    return this.#resolve(ret) as Resolved<R>;
+    return (ret instanceof Promise ? await ret : this.#resolve(ret)) as Resolved<R>;
   }
 
   /**
@@ -174,8 +176,8 @@ export class Session {
     const node = nodeOf(p);
     if (this.#ran.has(recorderOf(p)) && !node.saved) {
       throw new TypeError(
-        `${what} uses ${
-          String(p)
+        `${what} uses %${node.id} ${
+          recorderOf(p).describe(node)
         }, from a trace that already ran without keeping it: call .save() on it in its trace (bodies of session.iter() over a run-time collection record after earlier traces ran)`,
       );
     }

@@ -64,6 +64,7 @@ export class Tracer implements Recorder {
   readonly #saved: SavedValues;
 
   readonly #maxBytes: number;
+  readonly #deferred: (() => void)[] = [];
   /** The model's root envoy, for `cache()` (set by the model that makes the tracer). */
   root?: Envoy;
 
@@ -120,8 +121,25 @@ export class Tracer implements Recorder {
    */
   cache(opts: CacheOptions = {}): Cache {
     this.#open("tracer.cache()");
-    if (!this.root) throw new TypeError("tracer.cache() needs a trace of a model");
-    return recordCache(this.root, opts);
+    const root = this.root;
+    if (!root) throw new TypeError("tracer.cache() needs a trace of a model");
+    const { cache, record } = recordCache(root, opts);
+    // Recorded when the callback returns, so the cache sees the values after every edit.
+    const at = { invoke: this.#invoke, cond: [...this.#cond] };
+    this.#deferred.push(() => {
+      [this.#invoke, this.#cond] = [at.invoke, at.cond];
+      try {
+        record();
+      } finally {
+        [this.#invoke, this.#cond] = [-1, []];
+      }
+    });
+    return cache;
+  }
+
+  /** Records what was deferred to the end of the callback (`cache()`); called by record(). */
+  recordDeferred(): void {
+    for (const f of this.#deferred.splice(0)) f();
   }
 
   /** Marks a recorded trace as never run (a session skipped it): its values say `why`. */
@@ -324,6 +342,7 @@ export function record(tracer: Tracer, fn: ((tracer: Tracer) => unknown) | undef
         "The trace callback returned a promise: it must be synchronous, since it only records; values exist after the trace resolves",
       );
     }
+    tracer.recordDeferred();
     return tracer.keepReturned(ret);
   } finally {
     setActiveRecorder(null);
