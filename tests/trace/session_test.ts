@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { LOGIT } from "../model/_tiny_gpt2.ts";
 import { assertClose } from "../_assert.ts";
-import { deviceTest } from "../_devices.ts";
+import { deviceTest, skipReason } from "../_devices.ts";
+import { liveBuffers } from "../../engine/webgpu/mod.ts";
 import { flat, type InterventionProxy as P, nnsightCases, PROMPT, tiny } from "./_tiny.ts";
 
 deviceTest(
@@ -150,4 +151,27 @@ Deno.test("session: a run-time iter body can only use earlier values that were s
     return { kept, got };
   });
   await assertClose(out.got[0], out.kept.mul(2));
+});
+
+Deno.test({
+  name: "session, edits and cache on webgpu leave no device buffer behind",
+  ignore: skipReason("webgpu") !== null,
+  fn: async () => {
+    const model = await tiny("webgpu");
+    const h = model.transformer.h;
+    const edited = model.edit(() => h[1].output[0].set(":, 0", 0));
+    await edited.trace(PROMPT); // warm the pipelines and pools
+    const before = liveBuffers();
+    const out = await edited.session((session) => {
+      const h0 = session.trace(PROMPT, () => h[0].output[0]);
+      return session.trace(PROMPT, (t) => {
+        h[2].output.set(0, h0.mul(2));
+        return { cache: t.cache({ modules: ["transformer.h.2"] }), logits: model.lm_head.output };
+      });
+    });
+    assert.equal(liveBuffers(), before, "live buffers after the session");
+    assert.equal(out.logits.device, "cpu");
+    const cached = out.cache.get("transformer.h.2");
+    assert.ok(cached && !Array.isArray(cached) && cached.output[0].device === "cpu");
+  },
 });
