@@ -19,12 +19,17 @@ export function isAttached(m: Module): boolean {
  *
  * @example
  * ```ts
- * import { LanguageModel } from "../mod.ts";
+ * import { attachModule, LanguageModel, type Tensor } from "../mod.ts";
  * import { Module } from "../model/mod.ts";
- * class Double extends Module { forward(x: unknown) { return (x as import("../engine/mod.ts").Tensor).mul(2); } }
+ * class Double extends Module { forward(x: Tensor) { return x.mul(2); } }
  * const model = await LanguageModel.random({ n_layer: 1, n_embd: 8, n_head: 2 }, { seed: 0 });
- * model.transformer.h[0].mlp.double = new Double();
- * model.transformer.h[0].mlp.double.path; // "transformer.h.0.mlp.double"
+ * const mlp = model.transformer.h[0].mlp;
+ * attachModule(mlp, "double", new Double()); // or mlp.attach("double", ...), or mlp.double = ...
+ * const out = await model.trace("Hello", () => {
+ *   mlp.output = mlp.child("double").call(mlp.output);
+ *   return mlp.child("double").output; // its hooks fired
+ * });
+ * out.shape; // [1, 1, 8]
  * ```
  */
 export function attachModule(envoy: Envoy, name: string, module: Module): void {

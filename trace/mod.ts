@@ -64,6 +64,10 @@ export {
 } from "./nnsight.ts";
 export { type Resolved, Tracer } from "./tracer.ts";
 export { Envoy } from "./envoy.ts";
+export { Session } from "./session.ts";
+export { type EditOptions, EDITS_FORMAT, type EditsJSON } from "./edits.ts";
+export { attachModule } from "./attach.ts";
+export { Cache, type CacheEntry, type CacheOptions } from "./cache.ts";
 export { dict, DictProxy, list, ListProxy } from "./containers.ts";
 export type { InterventionProxy, Value } from "./proxy.ts";
 export { Graph, type GraphJSON, type Node, type NodeOp } from "./graph.ts";

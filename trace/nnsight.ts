@@ -120,8 +120,8 @@ export class NNsight<M extends Module = Module> {
    * ```ts
    * import { LanguageModel } from "../mod.ts";
    * const model = await LanguageModel.random({ n_layer: 2, n_embd: 8, n_head: 2 }, { seed: 0 });
-   * const zeroed = model.edit(() => model.transformer.h[0].output.set(":", 0));
-   * const h = await zeroed.trace("Hello", () => zeroed.transformer.h[0].output.save());
+   * const zeroed = model.edit(() => model.transformer.h[0].output[0].set(":", 0));
+   * const h = await zeroed.trace("Hello", () => zeroed.transformer.h[0].output[0].save());
    * (await h.abs().sum().data())[0]; // 0
    * ```
    */
