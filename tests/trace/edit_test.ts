@@ -51,6 +51,12 @@ deviceTest(
     const edited = model.edit(() => model.transformer.h[0].output[0].set(":", 0));
     const ids = await edited.generate(PROMPT, { maxNewTokens: 5 });
     await assertExact(ids.get("0, -5:"), ref.generate_greedy.new_tokens);
+    // nnsight 0.4 applies an edit at the first step only; model.iter(0, ...) scopes it so.
+    const first = model.edit(() =>
+      model.iter(0, () => model.transformer.h[0].output[0].set(":", 0))
+    );
+    const once = await first.generate(PROMPT, { maxNewTokens: 5 });
+    await assertExact(once.get("0, -5:"), (await nnsightCases()).edit_generate.new_tokens);
     const plain = await model.generate(PROMPT, { maxNewTokens: 5 });
     const greedy = (await reference()).cases.eiffel.generate_greedy.new_tokens.slice(0, 5);
     await assertExact(plain.get("0, -5:"), greedy);
