@@ -12,7 +12,7 @@ import type { StepSpec } from "./steps.ts";
 import { assertNotRecording, type InterventionProxy, type Value } from "./proxy.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import { record, type Resolved, Tracer } from "./tracer.ts";
-import { recordingSession, Session } from "./session.ts";
+import { recordingSession, Session, type SessionResolved } from "./session.ts";
 import * as edits from "./edits.ts";
 
 /** How a traced run drives the model. */
@@ -103,7 +103,7 @@ export class NNsight<M extends Module = Module> {
    * after another once `fn` returns; a proxy of an earlier trace is used in a later one with no
    * `.save()`. Resolves to `fn`'s return value, resolved. See {@link Session}.
    */
-  session<R>(fn: (session: Session) => R): Promise<Resolved<R>> {
+  session<R>(fn: (session: Session) => R): Promise<SessionResolved<R>> {
     assertNotRecording();
     if (recordingSession()) {
       throw new TypeError("model.session() cannot be nested: record every trace in one session");

@@ -14,6 +14,18 @@ import {
   type Value,
 } from "./proxy.ts";
 import { type Resolved, Tracer } from "./tracer.ts";
+import { DictProxy, ListProxy } from "./containers.ts";
+
+/** A session callback's return value resolved: proxies, containers and trace promises by value. */
+export type SessionResolved<T> = T extends PromiseLike<infer U> ? U
+  : T extends
+    | InterventionProxy
+    | ListProxy<unknown>
+    | DictProxy<unknown>
+    | Tensor
+    | ((...a: never[]) => unknown) ? Resolved<T>
+  : T extends object ? { [K in keyof T]: SessionResolved<T[K]> }
+  : T;
 
 /** One trace of a session: its tracer, how to run it, and the promise its caller holds. */
 export interface SessionTrace {
@@ -130,7 +142,7 @@ export class Session {
   }
 
   /** Runs `fn` to record, then every trace in order; resolves to `fn`'s return, resolved. */
-  async run<R>(fn: (session: Session) => R): Promise<Resolved<R>> {
+  async run<R>(fn: (session: Session) => R): Promise<SessionResolved<R>> {
     const ret = this.#record(() => fn(this));
     if (ret instanceof Promise && !this.#promises.has(ret)) {
       throw new TypeError(
@@ -139,7 +151,7 @@ export class Session {
     }
     this.#keepAll(ret);
     await this.#runSteps(this.#steps);
-    return (ret instanceof Promise ? await ret : this.#resolve(ret)) as Resolved<R>;
+    return await this.#resolve(ret) as SessionResolved<R>;
   }
 
   /**
@@ -190,15 +202,20 @@ export class Session {
     else if (isPlain(v)) Object.values(v).forEach((x) => this.#keepAll(x));
   }
 
-  #resolve(v: unknown): unknown {
+  /** `v` with proxies, containers and the session's trace promises replaced by their values. */
+  async #resolve(v: unknown): Promise<unknown> {
     if (isProxy(v)) {
       const t = recorderOf(v);
       return t instanceof Tracer ? t.resolve(v) : undefined;
     }
-    if (v instanceof Promise) return v;
-    if (Array.isArray(v)) return v.map((x) => this.#resolve(x));
+    if (v instanceof Promise) return await v;
+    if (v instanceof ListProxy || v instanceof DictProxy) return v.value;
+    if (Array.isArray(v)) return await Promise.all(v.map((x) => this.#resolve(x)));
     if (isPlain(v)) {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.#resolve(x)]));
+      const entries = await Promise.all(
+        Object.entries(v).map(async ([k, x]) => [k, await this.#resolve(x)]),
+      );
+      return Object.fromEntries(entries);
     }
     return v;
   }

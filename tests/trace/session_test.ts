@@ -175,3 +175,24 @@ Deno.test({
     assert.ok(cached && !Array.isArray(cached) && cached.output[0].device === "cpu");
   },
 });
+
+Deno.test("session: a generate and a trace share values; edits of the model apply to both", async () => {
+  const model = await tiny("cpu");
+  const h = model.transformer.h;
+  const edited = model.edit(() => h[1].output[0].set(":, 0", 0));
+  const out = await edited.session(() => {
+    let last!: P;
+    const ids = edited.generate(PROMPT, { maxNewTokens: 2 }, () => {
+      last = h[0].next().output[0]; // step 1's hidden state [1, 1, 32]
+      return edited.generator.output;
+    });
+    const patched = edited.trace(PROMPT, () => {
+      h[0].output[0].set(":, -1:", last);
+      return h[1].output[0].get(":, 0").abs().sum();
+    });
+    return { ids, patched, last };
+  });
+  assert.deepEqual(out.ids.shape, [1, 12]);
+  assert.deepEqual(out.last.shape, [1, 1, 32]);
+  assert.equal((await flat(out.patched))[0], 0); // the edit ran in the session's trace
+});
