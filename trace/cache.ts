@@ -48,8 +48,14 @@ export class Cache {
     this.#lists = lists;
   }
 
-  /** The entry (or entries, one per call) of the module at `path`; undefined if it never ran. */
+  /**
+   * The entry (or entries, one per call) of the module at `path`; undefined if it never ran.
+   * nnsight's keys (`"model.transformer.h.0"`, `"model"` for the root) work too.
+   */
   get(path: string): CacheEntry | CacheEntry[] | undefined {
+    if (!this.#lists.has(path) && (path === "model" || path.startsWith("model."))) {
+      path = path.slice(6);
+    }
     const l = this.#lists.get(path);
     if (!l) {
       throw new RangeError(

@@ -147,7 +147,8 @@ export class Envoy {
 
   /**
    * Runs this module's forward on `args` at run time (`model.lm_head.call(h)` for a logit
-   * lens). The call fires no hooks and does not count as an iteration.
+   * lens). The call fires no hooks and does not count as an iteration, except for a module
+   * attached with `attach()`, whose only calls are these (attach.ts).
    */
   call(...args: unknown[]): InterventionProxy {
     const rec = activeRecorder(`${this}.call()`);

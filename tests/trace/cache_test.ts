@@ -31,6 +31,8 @@ deviceTest("cache: every module's output and inputs equal the saved values", asy
   await assertExact(one(cache.get("transformer.h.2.mlp")).input, mlp.value);
   await assertExact(one(cache.get("lm_head")).output, logits.value);
   await assertExact(one(cache.get("")).output, logits.value);
+  assert.equal(one(cache.get("model")).output, one(cache.get("")).output); // nnsight's keys
+  await assertExact(one(cache.get("model.transformer.h.1")).output[0], h1.value);
   // A module's input is what the module before it handed on.
   await assertExact(one(cache.get("transformer.h.2")).inputs![0], h1.value);
 });
