@@ -2,6 +2,7 @@
 // ones without .save(), session.iter/cond, and the failure paths; checked against nnsight 0.4.11.
 
 import assert from "node:assert/strict";
+import { list } from "../../trace/containers.ts";
 import { LOGIT } from "../model/_tiny_gpt2.ts";
 import { assertClose } from "../_assert.ts";
 import { deviceTest, skipReason } from "../_devices.ts";
@@ -195,4 +196,19 @@ Deno.test("session: a generate and a trace share values; edits of the model appl
   assert.deepEqual(out.ids.shape, [1, 12]);
   assert.deepEqual(out.last.shape, [1, 1, 32]);
   assert.equal((await flat(out.patched))[0], 0); // the edit ran in the session's trace
+});
+
+Deno.test("session: a plain loop of traces fills one list (nnsight 0.7's session pattern)", async () => {
+  const model = await tiny("cpu");
+  const prompts = [PROMPT, "Hello", "World"];
+  const top = (logits: P) => logits.get("0, -1").argmax(-1);
+  const got = await model.session(() => {
+    const results = list().save();
+    for (const p of prompts) model.trace(p, () => results.append(top(model.lm_head.output)));
+    return results;
+  });
+  const alone = await Promise.all(
+    prompts.map((p) => model.trace(p, () => top(model.lm_head.output))),
+  );
+  assert.deepEqual(await Promise.all(got.map(flat)), await Promise.all(alone.map(flat)));
 });
