@@ -64,7 +64,7 @@ export {
 } from "./nnsight.ts";
 export { type Resolved, Tracer } from "./tracer.ts";
 export { Envoy } from "./envoy.ts";
-export { Session, type SessionResolved } from "./session.ts";
+export { Session, type SessionResolved, type SessionTrace } from "./session.ts";
 export { type EditOptions, EDITS_FORMAT, type EditsJSON } from "./edits.ts";
 export { attachModule } from "./attach.ts";
 export { Cache, type CacheEntry, type CacheOptions } from "./cache.ts";
