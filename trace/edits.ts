@@ -95,13 +95,14 @@ export function importEdits(
   const bad = (field: string, found: unknown, allowed: string): never => {
     throw new GraphValidationError({ field, found: quote(found), allowed });
   };
-  if (!isPlain(json)) bad("edits", json, `an object {format: "${EDITS_FORMAT}", graph}`);
-  const obj = json as Record<string, unknown>;
+  if (!isPlain(json)) return bad("edits", json, `an object {format: "${EDITS_FORMAT}", graph}`);
+  const obj = json;
   for (const k of Object.keys(obj)) {
     if (k !== "format" && k !== "graph") bad(`edits.${k}`, k, "format and graph");
   }
   if (obj.format !== EDITS_FORMAT) bad("edits.format", obj.format, `"${EDITS_FORMAT}"`);
   const limits = resolveLimits(opts.limits ?? {});
+  // fromJSON checks the graph's shape itself: it is typed as GraphJSON but read as untrusted.
   const g = Graph.fromJSON(obj.graph as GraphJSON, { ...limits, hasModule: opts.hasModule });
   for (const n of g.nodes) {
     if (n.invoke >= 0) {

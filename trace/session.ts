@@ -74,12 +74,12 @@ export class Session {
   #gates: InterventionProxy[] = [];
   readonly #tracers = new Map<Recorder, Device | undefined>();
   readonly #bridges = new Map<Recorder, Map<number, InterventionProxy>>();
-  readonly #trace: (input: unknown, fn: unknown) => unknown;
+  readonly #trace: (input: unknown, fn: unknown) => Promise<unknown>;
   readonly #ran = new Set<Recorder>();
   readonly #promises = new WeakSet<Promise<unknown>>();
 
   /** A session whose `trace` calls `trace(input, fn)` of the model (recorded into the session). */
-  constructor(trace: (input: unknown, fn: unknown) => unknown) {
+  constructor(trace: (input: unknown, fn: unknown) => Promise<unknown>) {
     this.#trace = trace;
   }
 
@@ -91,7 +91,7 @@ export class Session {
     this.#open("session.trace()");
     const before = this.#steps.length;
     const p = b === undefined ? this.#trace(undefined, a) : this.#trace(a, b);
-    (p as Promise<unknown>).catch(() => {});
+    p.catch(() => {}); // the session's promise reports a failure
     return this.#steps[before]?.trace?.raw;
   }
 
