@@ -5,6 +5,7 @@
 import { lockOf, type ModelLock } from "../model/lock.ts";
 import type { Module, ModuleHook } from "../model/module.ts";
 import type { Node } from "./graph.ts";
+import { isAttached } from "./attach.ts";
 
 /** One hooked module: its getters by event and how often it has been called. */
 export interface Entry {
@@ -104,6 +105,7 @@ export class HookSet {
   callUnhooked(path: string, args: unknown[]): unknown {
     const m = this.#root.getModule(path);
     if (!m) throw new RangeError(`Unknown module "${path}"`);
+    if (isAttached(m)) return m.callUntyped(...args); // its only way to run: hooks fire
     this.#muted = true;
     try {
       return (m.forward as (...a: unknown[]) => unknown)(...args);

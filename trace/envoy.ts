@@ -2,7 +2,8 @@
 // the envoy's current steps (cursor from `.next()`, or an `.all()`/`.iter()` scope); `.weight`
 // and `.bias` record copies of its weights. Runs nothing.
 
-import { type Module, ModuleList } from "../model/module.ts";
+import { Module, ModuleList } from "../model/module.ts";
+import { attachModule } from "./attach.ts";
 import { nearest } from "./errors.ts";
 import type { EventKind } from "./graph.ts";
 import { type Steps, stepsKey, type StepSpec } from "./steps.ts";
@@ -133,11 +134,21 @@ export class Envoy {
 
   /**
    * Runs this module's forward on `args` at run time (`model.lm_head.call(h)` for a logit
-   * lens). The call fires no hooks and does not count as an iteration.
+   * lens). The call fires no hooks and does not count as an iteration, except for a module
+   * attached with `attach()`, whose only calls are these (attach.ts).
    */
   call(...args: unknown[]): InterventionProxy {
     const rec = activeRecorder(`${this}.call()`);
     return rec.proxy(rec.add("module", [this.path, ...args]));
+  }
+
+  /**
+   * Attaches `module` (an SAE, a probe) as child `name` and returns its envoy; the typed form of
+   * `envoy.name = module`. A graph call of it (`.call(x)`) fires its hooks. See attach.ts.
+   */
+  attach(name: string, module: Module): Envoy {
+    attachModule(this, name, module);
+    return this.child(name);
   }
 
   /** Item `i` of a ModuleList; negative counts from the end. */
@@ -288,8 +299,14 @@ const HANDLER: ProxyHandler<Envoy> = {
     if (prop === "output" || prop === "input" || prop === "inputs") {
       return Reflect.set(target, prop, value, target);
     }
+    if (value instanceof Module && typeof prop === "string") {
+      attachModule(target, prop, value);
+      return true;
+    }
     throw new TypeError(
-      `Cannot assign "${String(prop)}" on ${target}: only .output, .input and .inputs can be set`,
+      `Cannot assign "${
+        String(prop)
+      }" on ${target}: only .output, .input and .inputs can be set, or a Module attached`,
     );
   },
 };

@@ -37,6 +37,7 @@ import { GraphLimitError } from "./errors.ts";
 import { isPlain } from "./graph.ts";
 import { withInterventions } from "./_nonfinite.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
+import { copyEdits } from "./edits.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import type { Resolved, Tracer } from "./tracer.ts";
 
@@ -207,6 +208,13 @@ export class LanguageModel extends NNsight<CausalLM> {
       : given;
     const mode: RunMode = { kind: "generate", options: opts as Record<string, unknown> };
     return this.execute(mode, inputs, fn as TraceFn<unknown> | undefined);
+  }
+
+  /** A shallow copy over the same model and tokenizer, with a copy of the edits. */
+  protected override clone(): this {
+    const copy = new LanguageModel(this.module, this.#tokenizer) as this;
+    copyEdits(this, copy);
+    return copy;
   }
 
   /** Reads token-id tensors on webgpu to the cpu first (their rows are needed on the host). */

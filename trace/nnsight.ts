@@ -12,6 +12,8 @@ import type { StepSpec } from "./steps.ts";
 import { assertNotRecording, type InterventionProxy, type Value } from "./proxy.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import { record, type Resolved, Tracer } from "./tracer.ts";
+import { recordingSession, Session, type SessionResolved } from "./session.ts";
+import * as edits from "./edits.ts";
 
 /** How a traced run drives the model. */
 export type RunMode = { kind: "trace" } | { kind: "generate"; options: Record<string, unknown> };
@@ -94,6 +96,85 @@ export class NNsight<M extends Module = Module> {
   /** Runs `fn`'s graph on the meta device: shapes and errors, no compute. */
   scan<R>(input: unknown, fn: TraceFn<R>): Promise<Resolved<R>> {
     return this.execute({ kind: "trace" }, [input], fn, true) as Promise<Resolved<R>>;
+  }
+
+  /**
+   * Several traces recorded in `fn` (`model.trace`, `model.generate`, `session.trace`) run one
+   * after another once `fn` returns; a proxy of an earlier trace is used in a later one with no
+   * `.save()`. Resolves to `fn`'s return value, resolved. See {@link Session}.
+   */
+  session<R>(fn: (session: Session) => R): Promise<SessionResolved<R>> {
+    assertNotRecording();
+    if (recordingSession()) {
+      throw new TypeError("model.session() cannot be nested: record every trace in one session");
+    }
+    return new Session((input, f) => this.trace(input, f as TraceFn<unknown>)).run(fn);
+  }
+
+  /**
+   * Records `fn`'s interventions as edits that every later trace and generate of the returned
+   * model starts with, at every step (nnsight's `model.edit()`). Returns a shallow copy sharing
+   * the weights, or this model with `{ inplace: true }`.
+   *
+   * @example
+   * ```ts
+   * import { LanguageModel } from "../mod.ts";
+   * const model = await LanguageModel.random({ n_layer: 2, n_embd: 8, n_head: 2 }, { seed: 0 });
+   * const zeroed = model.edit(() => model.transformer.h[0].output[0].set(":", 0));
+   * const h = await zeroed.trace("Hello", () => zeroed.transformer.h[0].output[0].save());
+   * (await h.abs().sum().data())[0]; // 0
+   * ```
+   */
+  edit(fn: TraceFn<unknown>, opts: edits.EditOptions = {}): this {
+    assertNotRecording();
+    const target = opts.inplace ? this : this.clone();
+    edits.recordEdits(target, fn, (f) => this.envoy.all(f));
+    return target;
+  }
+  /** Removes every edit of this model. */
+  clearEdits(): void {
+    edits.clearEdits(this);
+  }
+  /** This model's edits as JSON (edits with `tracer.apply` cannot be exported). */
+  exportEdits(): edits.EditsJSON {
+    return edits.exportEdits(this);
+  }
+  /** Adds edits from {@link exportEdits} (validated; a bad one changes nothing). */
+  importEdits(json: unknown, limits: GraphLimits = {}): void {
+    const hasModule = (path: string) => this.module.getModule(path) !== undefined;
+    edits.importEdits(this, json, { hasModule, limits });
+  }
+
+  /** A shallow copy over the same module, with a copy of this model's edits. */
+  protected clone(): this {
+    const copy = new NNsight(this.module, { meta: this.metaFactory }) as this;
+    edits.copyEdits(this, copy);
+    return copy;
+  }
+
+  /** A tracer for a trace of this model: its edits first; `tracer.cache()` sees its modules. */
+  protected newTracer(): Tracer {
+    const t = edits.editedTracer(this, { prepare: (x) => this.prepareInput(x) });
+    t.root = this.envoy;
+    return t;
+  }
+
+  /** Records a trace into the session now recording; it runs when the session runs. */
+  protected joinSession(
+    session: Session,
+    mode: RunMode,
+    inputs: unknown[],
+    fn: TraceFn<unknown> | undefined,
+    meta: boolean,
+  ): Promise<unknown> {
+    const tracer = this.newTracer();
+    tracer.inputs.push(...inputs);
+    const d: unknown = meta ? "meta" : Reflect.get(this.module as Module, "device");
+    session.begin(tracer, d === "cpu" || d === "webgpu" || d === "meta" ? d : undefined);
+    let raw: unknown;
+    const out = record(tracer, fn && ((t) => (raw = fn(t))));
+    const run = () => this.runTracer(tracer, mode, out, meta, !fn);
+    return session.add({ tracer, raw, run });
   }
 
   /** The root envoy's output (the model's final output) for the current steps. */
@@ -221,7 +302,9 @@ export class NNsight<M extends Module = Module> {
     meta = false,
   ): Promise<unknown> {
     assertNotRecording(); // synchronously, so the outer callback fails
-    const tracer = new Tracer(undefined, { prepare: (x) => this.prepareInput(x) });
+    const session = recordingSession();
+    if (session) return this.joinSession(session, mode, inputs, fn, meta);
+    const tracer = this.newTracer();
     tracer.inputs.push(...inputs);
     let out: unknown;
     try {

@@ -33,6 +33,23 @@ export interface Recorder {
 }
 
 let active: Recorder | null = null;
+let crossTrace: ((rec: Recorder, p: InterventionProxy) => InterventionProxy | undefined) | null =
+  null;
+
+/**
+ * Sets how a proxy of another (finished) trace is used while `rec` records: the session maps it
+ * to a node of `rec` that reads its value; undefined keeps the "another trace" error.
+ */
+export function setCrossTrace(
+  fn: (rec: Recorder, p: InterventionProxy) => InterventionProxy | undefined,
+): void {
+  crossTrace = fn;
+}
+
+/** `p` as a proxy of the recorder now recording, when `p` is another trace's and a session maps it. */
+function bridged(st: State, p: InterventionProxy): InterventionProxy | undefined {
+  return active && active !== st.rec && st.rec.closed ? crossTrace?.(active, p) : undefined;
+}
 
 /** Makes `rec` the recorder that envoys and containers record into (null: none). */
 export function setActiveRecorder(rec: Recorder | null): Recorder | null {
@@ -71,6 +88,8 @@ export interface NodeLike {
 const STATE: unique symbol = Symbol("tsight.proxy");
 const INSPECT = Symbol.for("Deno.customInspect");
 const INT = /^-?\d+$/;
+/** Members that stay with a proxy's own trace (read after the run, or its identity). */
+const AFTER_RUN = new Set(["then", "toJSON", "save", "value", "node", "toString"]);
 
 interface State {
   rec: Recorder;
@@ -193,6 +212,8 @@ export function makeProxy(
 export function toArg(rec: Recorder, v: unknown, deps: number[], reads?: NodeLike[]): unknown {
   if (isProxy(v)) {
     if (recorderOf(v) !== rec) {
+      const b = crossTrace?.(rec, v);
+      if (b) return toArg(rec, b, deps, reads);
       throw new TypeError(
         `A proxy from another trace was used here: pass its saved .value instead`,
       );
@@ -238,6 +259,10 @@ const HANDLER: ProxyHandler<Target> = {
       }
       return undefined;
     }
+    if (!AFTER_RUN.has(prop)) {
+      const b = bridged(st, self);
+      if (b) return Reflect.get(b, prop);
+    }
     switch (prop) {
       case "then":
       case "toJSON":
@@ -281,6 +306,8 @@ const HANDLER: ProxyHandler<Target> = {
   },
   set(target, prop, value, receiver) {
     const st = target[STATE];
+    const b = bridged(st, receiver as InterventionProxy);
+    if (b) return Reflect.set(b, prop, value);
     if (typeof prop === "string" && INT.test(prop)) {
       record(st, receiver as InterventionProxy, "set", [Number(prop), value]);
       return true;

@@ -27,6 +27,8 @@ import {
   type Value,
 } from "./proxy.ts";
 import type { RunPlan } from "./run_plan.ts";
+import type { Envoy } from "./envoy.ts";
+import { type Cache, type CacheOptions, recordCache } from "./cache.ts";
 
 // Re-exported for the callers that name the plan with the tracer.
 export type { RunPlan } from "./run_plan.ts";
@@ -72,6 +74,9 @@ export class Tracer implements Recorder {
   readonly #saved: SavedValues;
 
   readonly #maxBytes: number;
+  readonly #deferred: (() => void)[] = [];
+  /** The model's root envoy, for `cache()` (set by the model that makes the tracer). */
+  root?: Envoy;
 
   /**
    * A tracer over `graph` (a new one by default). `maxBytes` is the work budget of its run: the
@@ -133,6 +138,38 @@ export class Tracer implements Recorder {
       throw new TypeError(`tracer.apply() needs a function, got ${typeof fn}`);
     }
     return this.proxy(this.add("apply", [fn, ...args]));
+  }
+
+  /**
+   * Every module's output (and, with `includeInputs`, inputs) by path after the run, as
+   * nnsight 0.5's `tracer.cache()`: a list of entries for a module that ran several times.
+   */
+  cache(opts: CacheOptions = {}): Cache {
+    this.#open("tracer.cache()");
+    const root = this.root;
+    if (!root) throw new TypeError("tracer.cache() needs a trace of a model");
+    const { cache, record } = recordCache(root, opts);
+    // Recorded when the callback returns, so the cache sees the values after every edit.
+    const at = { invoke: this.#invoke, cond: [...this.#cond] };
+    this.#deferred.push(() => {
+      [this.#invoke, this.#cond] = [at.invoke, at.cond];
+      try {
+        record();
+      } finally {
+        [this.#invoke, this.#cond] = [-1, []];
+      }
+    });
+    return cache;
+  }
+
+  /** Records what was deferred to the end of the callback (`cache()`); called by record(). */
+  recordDeferred(): void {
+    for (const f of this.#deferred.splice(0)) f();
+  }
+
+  /** Marks a recorded trace as never run (a session skipped it): its values say `why`. */
+  skipped(why: string): void {
+    this.#saved.fail(why);
   }
 
   /** Prints values (tensors with their first elements) when the model runs. */
@@ -367,6 +404,7 @@ export function record(tracer: Tracer, fn: ((tracer: Tracer) => unknown) | undef
         "The trace callback returned a promise: it must be synchronous, since it only records; values exist after the trace resolves",
       );
     }
+    tracer.recordDeferred();
     return tracer.keepReturned(ret);
   } finally {
     setActiveRecorder(null);
