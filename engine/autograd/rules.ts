@@ -2,9 +2,10 @@
 // layout edits (views). A rule maps the output's gradient to its inputs' gradients using Tensor
 // ops only, so it runs on every device. Rules run with recording off; they never write inputs.
 
-import type { Op } from "../backend.ts";
+import type { Op, View } from "../backend.ts";
 import type { IndexSpec } from "../index.ts";
-import { Tensor, where } from "../tensor.ts";
+import { slice } from "../index.ts";
+import { cat, Tensor, where } from "../tensor.ts";
 
 /** Layout edits that make views (no kernel runs): their gradients are layout edits too. */
 export type LayoutOp = "expand" | "reshape" | "permute" | "index";
@@ -49,6 +50,12 @@ export interface LayerNormData {
   readonly eps: number;
 }
 
+/** Data of an "rmsNorm" node. */
+export interface RmsNormData {
+  readonly eps: number;
+  readonly offset: number;
+}
+
 /** Data of a "topk" node. */
 export interface TopkData {
   readonly indices: Tensor;
@@ -73,6 +80,13 @@ function zerosOn(like: Tensor, shape: readonly number[]): Tensor {
   let n = 1;
   for (const d of shape) n *= d;
   return new Tensor(like.backend.alloc(n, "float32"), shape);
+}
+
+/** Runs a fused input-gradient kernel on contiguous copies of g and x into a fresh (..., C). */
+function rowGrad(g: Tensor, x: Tensor, run: (dx: View, g: View, x: View) => void): Tensor {
+  const dx = zerosOn(g, x.shape);
+  run(dx.asView(), g.contiguous().asView(), x.contiguous().asView());
+  return dx;
 }
 
 /** Only where the input needs it: spares work for inputs without gradients. */
@@ -219,26 +233,77 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
     reads: "output",
     grads: ({ g, y }) => [g.sub(y.exp().mul(g.sum(-1, true)))],
   },
-  /** (x (..., C), weight [C], bias [C]) -> y; mean and variance are recomputed from x. */
+  /**
+   * (x (..., C), weight [C], bias [C]) -> y; x's gradient is the fused layerNormGrad kernel,
+   * the parameters' come from xhat, recomputed from x.
+   */
   layerNorm: {
     reads: "inputs",
     grads: ({ g, x: [x, w], needs, data }) => {
+      const { eps } = data as LayerNormData;
       const C = x.shape[x.ndim - 1];
-      const mu = x.mean(-1, true); // (..., 1)
-      const xc = x.sub(mu);
-      const rstd = xc.mul(xc).mean(-1, true).add((data as LayerNormData).eps).rsqrt();
-      const xhat = xc.mul(rstd); // (..., C)
       const rows = (t: Tensor) => t.reshape(-1, C).sum(0); // [C]
+      const xhat = () => {
+        const xc = x.sub(x.mean(-1, true)); // (..., C)
+        return xc.mul(xc.mul(xc).mean(-1, true).add(eps).rsqrt());
+      };
       return [
-        when(needs[0], () => {
-          const gh = g.mul(w);
-          return gh.sub(gh.mean(-1, true)).sub(xhat.mul(gh.mul(xhat).mean(-1, true))).mul(rstd);
-        }),
-        when(needs[1], () => rows(g.mul(xhat))),
+        when(
+          needs[0],
+          () =>
+            rowGrad(
+              g,
+              x,
+              (dx, gv, xv) => g.backend.kernels.layerNormGrad(dx, gv, xv, w.asView(), eps),
+            ),
+        ),
+        when(needs[1], () => rows(g.mul(xhat()))),
         when(needs[2], () => rows(g)),
       ];
     },
   },
+  /** (x (..., C), weight [C]) -> y; x's gradient is the fused rmsNormGrad kernel. */
+  rmsNorm: {
+    reads: "inputs",
+    grads: ({ g, x: [x, w], needs, data }) => {
+      const { eps, offset } = data as RmsNormData;
+      const C = x.shape[x.ndim - 1];
+      return [
+        when(
+          needs[0],
+          () =>
+            rowGrad(
+              g,
+              x,
+              (dx, gv, xv) => g.backend.kernels.rmsNormGrad(dx, gv, xv, w.asView(), eps, offset),
+            ),
+        ),
+        when(needs[1], () => {
+          const xhat = x.mul(x.mul(x).mean(-1, true).add(eps).rsqrt()); // (..., C)
+          return g.mul(xhat).reshape(-1, C).sum(0);
+        }),
+      ];
+    },
+  },
+  /**
+   * (x (..., D), cos, sin (..., R) as expanded) -> y. The transpose of a rotation: x's gradient
+   * is rotary(g, cos, sin') with sin' = -(sin's halves swapped), which is -sin for HF's tables.
+   */
+  rotary: {
+    reads: "inputs",
+    grads: ({ g, x: [x, c, s], needs }) => {
+      const R = c.shape[c.ndim - 1], h = R / 2;
+      const half = (t: Tensor, a: number, b: number) => t.get(["...", slice(a, b)]);
+      return [
+        when(needs[0], () => g.rotary(c, cat([half(s, h, R), half(s, 0, h)], -1).neg())),
+        when(needs[1], () => half(g, 0, R).mul(half(x, 0, R))),
+        when(needs[2], () => half(g, 0, R).mul(cat([half(x, h, R).neg(), half(x, 0, h)], -1))),
+      ];
+    },
+  },
+  /** Backward kernels: rules run with recording off, so they are never on a tape. */
+  rmsNormGrad: null,
+  layerNormGrad: null,
 
   // ---- gathers: table [V, C], ids [N] -> y [N, C] ------------------------------------------
   gatherRows: {
