@@ -146,10 +146,24 @@ export interface FusedRowKernels {
    * mean(gw * xhat)) with gw = g * weight, xhat = (x - mean(x)) * rstd.
    */
   layerNormGrad: (dx: View, g: View, x: View, weight: View, eps: number) => void;
+  /** softmax's input gradient from its output y: g, y contiguous (..., n); dx = y (g - sum(g y)). */
+  softmaxGrad: (dx: View, g: View, y: View) => void;
+  /** logSoftmax's input gradient from its output y: g, y contiguous; dx = g - e^y sum(g). */
+  logSoftmaxGrad: (dx: View, g: View, y: View) => void;
+  /** gelu's (tanh form) input gradient, elementwise: g, x contiguous; dx = g gelu'(x). */
+  geluGrad: (dx: View, g: View, x: View) => void;
 }
 
 /** The fused row primitives' names. */
-export const FUSED_ROW_OPS = ["rmsNorm", "rotary", "rmsNormGrad", "layerNormGrad"] as const;
+export const FUSED_ROW_OPS = [
+  "rmsNorm",
+  "rotary",
+  "rmsNormGrad",
+  "layerNormGrad",
+  "softmaxGrad",
+  "logSoftmaxGrad",
+  "geluGrad",
+] as const;
 
 /** One primitive's name. */
 export type Op = keyof Kernels;

@@ -2,10 +2,12 @@
 // layout edits (views). A rule maps the output's gradient to its inputs' gradients using Tensor
 // ops only, so it runs on every device. Rules run with recording off; they never write inputs.
 
-import type { Op, View } from "../backend.ts";
+import type { Op } from "../backend.ts";
 import type { IndexSpec } from "../index.ts";
-import { slice } from "../index.ts";
-import { cat, Tensor, where } from "../tensor.ts";
+import { Tensor, where } from "../tensor.ts";
+import { FUSED_RULES, when, zerosOn } from "./fused_rules.ts";
+
+export type { LayerNormData, RmsNormData } from "./fused_rules.ts";
 
 /** Layout edits that make views (no kernel runs): their gradients are layout edits too. */
 export type LayoutOp = "expand" | "reshape" | "permute" | "index";
@@ -45,23 +47,10 @@ export interface CopyData {
   readonly regions: readonly IndexSpec[];
 }
 
-/** Data of a "layerNorm" node. */
-export interface LayerNormData {
-  readonly eps: number;
-}
-
-/** Data of an "rmsNorm" node. */
-export interface RmsNormData {
-  readonly eps: number;
-  readonly offset: number;
-}
-
 /** Data of a "topk" node. */
 export interface TopkData {
   readonly indices: Tensor;
 }
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** A gradient summed over the axes that broadcasting added or stretched, to `shape`. */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
@@ -74,23 +63,6 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
     ? g
     : g.reshape(...shape);
 }
-
-/** A float32 zero tensor on `like`'s device. */
-function zerosOn(like: Tensor, shape: readonly number[]): Tensor {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return new Tensor(like.backend.alloc(n, "float32"), shape);
-}
-
-/** Runs a fused input-gradient kernel on contiguous copies of g and x into a fresh (..., C). */
-function rowGrad(g: Tensor, x: Tensor, run: (dx: View, g: View, x: View) => void): Tensor {
-  const dx = zerosOn(g, x.shape);
-  run(dx.asView(), g.contiguous().asView(), x.contiguous().asView());
-  return dx;
-}
-
-/** Only where the input needs it: spares work for inputs without gradients. */
-const when = (need: boolean, f: () => Tensor): Tensor | null => (need ? f() : null);
 
 /** A rule for an elementwise op of one argument. */
 const unary = (
@@ -120,14 +92,6 @@ const extreme: BackwardRule = {
   },
 };
 
-/** The tanh-form GELU's derivative. */
-function geluGrad(x: Tensor): Tensor {
-  const x2 = x.mul(x);
-  const t = x.add(x2.mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI).tanh();
-  const du = x2.mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
-  return t.add(1).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(du));
-}
-
 /**
  * The backward rules, keyed by op. Typed `Record<GradOp, ...>`: a primitive added to Kernels
  * without a rule here (or a rule for no op) is a compile error.
@@ -142,7 +106,6 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
   tanh: unary("output", (g, _x, y) => g.mul(y.mul(y).neg().add(1))),
   abs: unary("inputs", (g, x) => g.mul(x.gt(0).sub(x.lt(0)))),
   relu: unary("inputs", (g, x) => g.mul(x.gt(0))),
-  gelu: unary("inputs", (g, x) => g.mul(geluGrad(x))),
   sigmoid: unary("output", (g, _x, y) => g.mul(y.mul(y.neg().add(1)))),
 
   // ---- binary: (a, b) -> y, broadcast ------------------------------------------------------
@@ -224,86 +187,8 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
     ],
   },
 
-  // ---- fused rows: analytic gradients over the last axis -----------------------------------
-  softmax: {
-    reads: "output",
-    grads: ({ g, y }) => [y.mul(g.sub(g.mul(y).sum(-1, true)))],
-  },
-  logSoftmax: {
-    reads: "output",
-    grads: ({ g, y }) => [g.sub(y.exp().mul(g.sum(-1, true)))],
-  },
-  /**
-   * (x (..., C), weight [C], bias [C]) -> y; x's gradient is the fused layerNormGrad kernel,
-   * the parameters' come from xhat, recomputed from x.
-   */
-  layerNorm: {
-    reads: "inputs",
-    grads: ({ g, x: [x, w], needs, data }) => {
-      const { eps } = data as LayerNormData;
-      const C = x.shape[x.ndim - 1];
-      const rows = (t: Tensor) => t.reshape(-1, C).sum(0); // [C]
-      const xhat = () => {
-        const xc = x.sub(x.mean(-1, true)); // (..., C)
-        return xc.mul(xc.mul(xc).mean(-1, true).add(eps).rsqrt());
-      };
-      return [
-        when(
-          needs[0],
-          () =>
-            rowGrad(
-              g,
-              x,
-              (dx, gv, xv) => g.backend.kernels.layerNormGrad(dx, gv, xv, w.asView(), eps),
-            ),
-        ),
-        when(needs[1], () => rows(g.mul(xhat()))),
-        when(needs[2], () => rows(g)),
-      ];
-    },
-  },
-  /** (x (..., C), weight [C]) -> y; x's gradient is the fused rmsNormGrad kernel. */
-  rmsNorm: {
-    reads: "inputs",
-    grads: ({ g, x: [x, w], needs, data }) => {
-      const { eps, offset } = data as RmsNormData;
-      const C = x.shape[x.ndim - 1];
-      return [
-        when(
-          needs[0],
-          () =>
-            rowGrad(
-              g,
-              x,
-              (dx, gv, xv) => g.backend.kernels.rmsNormGrad(dx, gv, xv, w.asView(), eps, offset),
-            ),
-        ),
-        when(needs[1], () => {
-          const xhat = x.mul(x.mul(x).mean(-1, true).add(eps).rsqrt()); // (..., C)
-          return g.mul(xhat).reshape(-1, C).sum(0);
-        }),
-      ];
-    },
-  },
-  /**
-   * (x (..., D), cos, sin (..., R) as expanded) -> y. The transpose of a rotation: x's gradient
-   * is rotary(g, cos, sin') with sin' = -(sin's halves swapped), which is -sin for HF's tables.
-   */
-  rotary: {
-    reads: "inputs",
-    grads: ({ g, x: [x, c, s], needs }) => {
-      const R = c.shape[c.ndim - 1], h = R / 2;
-      const half = (t: Tensor, a: number, b: number) => t.get(["...", slice(a, b)]);
-      return [
-        when(needs[0], () => g.rotary(c, cat([half(s, h, R), half(s, 0, h)], -1).neg())),
-        when(needs[1], () => half(g, 0, R).mul(half(x, 0, R))),
-        when(needs[2], () => half(g, 0, R).mul(cat([half(x, h, R).neg(), half(x, 0, h)], -1))),
-      ];
-    },
-  },
-  /** Backward kernels: rules run with recording off, so they are never on a tape. */
-  rmsNormGrad: null,
-  layerNormGrad: null,
+  // ---- fused rows: analytic gradients over the last axis (fused_rules.ts) ------------------
+  ...FUSED_RULES,
 
   // ---- gathers: table [V, C], ids [N] -> y [N, C] ------------------------------------------
   gatherRows: {

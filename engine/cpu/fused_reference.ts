@@ -1,10 +1,11 @@
-// Reference kernels of the fused row primitives (rmsNorm, rotary and the norms' backward
-// kernels): plain strided loops accumulating in float64, the oracle the fast tier and webgpu meet.
+// Reference kernels of the fused row primitives (rmsNorm, rotary and the backward kernels of the
+// norms, softmaxes and gelu): plain strided loops accumulating in float64, the oracle of the tiers.
 
 import type { FusedRowKernels, TypedArray, View } from "../backend.ts";
 import { eachBatch } from "./strided.ts";
 
 const buf = (v: View) => v.storage.buf as TypedArray;
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** Calls `fn` per last-axis row with the row start in each view; rows of `out` are contiguous. */
 function rows(
@@ -86,6 +87,36 @@ export const fusedReferenceKernels: FusedRowKernels = {
       for (let i = 0; i < n; i++) {
         const c = xb[xo + i * s] - mean;
         o[dx.offset + d + i] = r * (gb[go + i * gs] * w[i] - mg - c * k);
+      }
+    });
+  },
+  softmaxGrad: (dx, g, y) => {
+    const o = buf(dx), gb = buf(g), yb = buf(y);
+    rows([y, g], ([yo, go], [s, gs], n, d) => {
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += gb[go + i * gs] * yb[yo + i * s];
+      for (let i = 0; i < n; i++) {
+        o[dx.offset + d + i] = yb[yo + i * s] * (gb[go + i * gs] - dot);
+      }
+    });
+  },
+  logSoftmaxGrad: (dx, g, y) => {
+    const o = buf(dx), gb = buf(g), yb = buf(y);
+    rows([y, g], ([yo, go], [s, gs], n, d) => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += gb[go + i * gs];
+      for (let i = 0; i < n; i++) {
+        o[dx.offset + d + i] = gb[go + i * gs] - Math.exp(yb[yo + i * s]) * sum;
+      }
+    });
+  },
+  geluGrad: (dx, g, x) => {
+    const o = buf(dx), gb = buf(g), xb = buf(x);
+    rows([x, g], ([xo, go], [s, gs], n, d) => {
+      for (let i = 0; i < n; i++) {
+        const v = xb[xo + i * s], t = Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
+        const du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+        o[dx.offset + d + i] = gb[go + i * gs] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du);
       }
     });
   },

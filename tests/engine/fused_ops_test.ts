@@ -1,5 +1,6 @@
-// The fused row primitives (rmsNorm, rotary, and the norms' fused backward kernels) against the
-// composite Tensor-op paths they replace, on every device: values within 2e-5 abs + 1e-5 rel.
+// The fused row primitives (rmsNorm, rotary, and the fused backward kernels of the norms,
+// softmaxes and gelu) against the composite Tensor-op paths they replace, on every device:
+// values within 2e-5 abs + 1e-5 rel, gradients within 1e-4 abs + 1e-4 rel.
 
 import assert from "node:assert/strict";
 import { cat, type Device, grad, randn, slice, type Tensor, tensor } from "../../engine/mod.ts";
@@ -76,6 +77,19 @@ deviceTest("fused backward kernels match the composites' gradients", async (d) =
     ["layerNorm", (x, w) => x.layerNorm(w, b), (x, w) => {
       const xc = x.sub(x.mean(-1, true));
       return xc.mul(xc.mul(xc).mean(-1, true).add(1e-5).rsqrt()).mul(w).add(b);
+    }],
+    ["softmax", (x, w) => x.softmax().mul(w), (x, w) => {
+      const e = x.sub(x.max(-1, true)).exp();
+      return e.div(e.sum(-1, true)).mul(w);
+    }],
+    ["logSoftmax", (x, w) => x.logSoftmax().mul(w), (x, w) => {
+      const m = x.max(-1, true);
+      return x.sub(x.sub(m).exp().sum(-1, true).log().add(m)).mul(w);
+    }],
+    ["gelu", (x, w) => x.mul(3).gelu().mul(w), (x, w) => {
+      const v = x.mul(3);
+      const u = v.add(v.mul(v).mul(v).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+      return v.mul(0.5).mul(u.tanh().add(1)).mul(w);
     }],
     [
       "rotary",

@@ -1,5 +1,5 @@
-// WGSL for the fused row primitives: rmsNorm and the norms' input-gradient kernels (one
-// workgroup per row, on rows.ts's rowKernel) and rotary (one thread per output element).
+// WGSL for the fused row primitives: rmsNorm and the norms' and softmaxes' input-gradient kernels
+// (one workgroup per row, on rows.ts's rowKernel), rotary and geluGrad (one thread per element).
 
 import type { FusedRowKernels, View } from "../../backend.ts";
 import { numel } from "../../layout.ts";
@@ -7,6 +7,7 @@ import {
   type Binding,
   coversStorage,
   declare,
+  EXP,
   grid,
   type Host,
   main1d,
@@ -63,7 +64,72 @@ export function fusedRowKernels(host: Host): FusedRowKernels {
       },
     });
   };
+  /** A softmax gradient kernel: y (bound as x) and g contiguous, g's row at og. */
+  const softGrad = (op: string, dx: View, g: View, y: View, body: string) => {
+    let gAt = 0;
+    rowKernel(host, op, dx, y, () =>
+      `let og = ${p(gAt)} + row * n;
+  ${body}`, {
+      bindings: [{ name: "g", storage: g.storage }],
+      push: (params) => void (gAt = params.int(g.offset)),
+    });
+  };
   return {
+    softmaxGrad: (dx, g, y) =>
+      softGrad(
+        "softmaxGrad",
+        dx,
+        g,
+        y,
+        `var acc = 0.0;
+  ${EACH} { acc += ld_g(og + j) * ld_x(o_x + j * s); }
+  let dot = wg_sum(acc, lid);
+  ${EACH} { st_out(d + j, ld_x(o_x + j * s) * (ld_g(og + j) - dot)); }`,
+      ),
+    logSoftmaxGrad: (dx, g, y) =>
+      softGrad(
+        "logSoftmaxGrad",
+        dx,
+        g,
+        y,
+        `var acc = 0.0;
+  ${EACH} { acc += ld_g(og + j); }
+  let sum = wg_sum(acc, lid);
+  ${EACH} { st_out(d + j, ld_g(og + j) - exp_(ld_x(o_x + j * s)) * sum); }`,
+      ),
+    geluGrad: (dx, g, x) => {
+      const total = numel(x.shape);
+      if (total === 0) return;
+      const params = new Params();
+      const at = params.int(total, dx.offset, g.offset, x.offset);
+      const bindings: Binding[] = [
+        { name: "out", storage: dx.storage, write: true, full: coversStorage(dx) },
+        { name: "g", storage: g.storage },
+        { name: "x", storage: x.storage },
+      ];
+      const decl = declare(host, bindings);
+      host.run({
+        key: `geluGrad:${decl.key}`,
+        bindings,
+        params: params.words(),
+        groups: grid(total, WG),
+        // gelu'(x) = s + 2 x s (1 - s) du with s = sigmoid(2u): no tanh, no cancellation.
+        code: () =>
+          `${decl.code}
+${EXP}
+${
+            main1d(
+              WG,
+              p(at),
+              `let v = ld_x(${p(at + 3)} + i);
+  let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+  let sg = 1.0 / (1.0 + exp_(clamp(-2.0 * u, -80.0, 80.0)));
+  let du = 0.7978845608028654 * (1.0 + 0.134145 * v * v);
+  st_out(${p(at + 1)} + i, ld_g(${p(at + 2)} + i) * (sg + 2.0 * v * sg * (1.0 - sg) * du));`,
+            )
+          }`,
+      });
+    },
     rmsNorm: (out, x, w, eps, offset) => {
       let at = 0, epsAt = 0;
       rowKernel(host, "rmsNorm", out, x, () =>
