@@ -1,5 +1,5 @@
-// Fused row primitives against the paths they replace, on the cpu fast tier at GPT-2 small and
-// SmolLM2-135M prefill shapes (T = 128): medians and ratios from one run, interleaved.
+// Fused row primitives and backward kernels against the paths they replace, on the cpu fast tier
+// at GPT-2 small and SmolLM2-135M prefill shapes (T = 128): medians and ratios from one run.
 // Run: deno task bench:fused
 
 import { cat, grad, randn, slice, type Tensor, tensor, tidy } from "../engine/mod.ts";
@@ -28,6 +28,19 @@ const lnComposite = (x: Tensor, w: Tensor, b: Tensor) => {
   return xc.mul(xc.mul(xc).mean(-1, true).add(1e-5).rsqrt()).mul(w).add(b);
 };
 const loss = (y: Tensor) => y.sum();
+/** The tanh-form gelu's derivative as the old rule composed it. */
+function geluGradComposite(x: Tensor): Tensor {
+  const x2 = x.mul(x), c = Math.sqrt(2 / Math.PI);
+  const t = x.add(x2.mul(x).mul(0.044715)).mul(c).tanh();
+  const du = x2.mul(3 * 0.044715).add(1).mul(c);
+  return t.add(1).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(du));
+}
+/** A backward kernel on fresh output: (dx, g, y) -> dx. */
+function kernel(g: Tensor, y: Tensor, op: "softmaxGrad" | "geluGrad"): Tensor {
+  const dx = tensor(new Float32Array(y.size), y.shape);
+  g.backend.kernels[op](dx.asView(), g.asView(), y.asView());
+  return dx;
+}
 
 interface Case {
   op: string;
@@ -39,7 +52,8 @@ interface Case {
 function cases(name: string, C: number, H: number, D: number): Case[] {
   const x = rnd(1, T, C), w = rnd(C), b = rnd(C), att = rnd(1, H, T, T);
   const q = rnd(1, T, H, D).permute(0, 2, 1, 3), c = rnd(1, 1, T, D), s = rnd(1, 1, T, D);
-  const mlp = rnd(1, T, 4 * C);
+  const mlp = rnd(1, T, 4 * C), gAtt = rnd(1, H, T, T), gMlp = rnd(1, T, 4 * C);
+  const probs = att.softmax();
   const k = compiledKernels;
   return [
     {
@@ -71,6 +85,18 @@ function cases(name: string, C: number, H: number, D: number): Case[] {
       shape: `[1,${H},${T},${D}]`,
       old: () => rotaryComposite(q, c, s),
       fused: () => q.rotary(c, s),
+    },
+    {
+      op: `${name} softmax backward`,
+      shape: `[1,${H},${T},${T}]`,
+      old: () => probs.mul(gAtt.sub(gAtt.mul(probs).sum(-1, true))),
+      fused: () => kernel(gAtt, probs, "softmaxGrad"),
+    },
+    {
+      op: `${name} gelu backward`,
+      shape: `[1,${T},${4 * C}]`,
+      old: () => gMlp.mul(geluGradComposite(mlp)),
+      fused: () => kernel(gMlp, mlp, "geluGrad"),
     },
     {
       op: `${name} rmsNorm backward`,

@@ -137,6 +137,22 @@ function rotary(out: View, x: View, cos: View, sin: View): void {
   });
 }
 
+/**
+ * gelu's input gradient over contiguous g and x (the rule passes them so): gelu'(x) = s + 2x s
+ * (1 - s) du with s = sigmoid(2u), one exp per element instead of the reference's tanh.
+ */
+function geluGrad(dx: View, g: View, x: View): void {
+  const o = buf(dx), gb = buf(g), xb = buf(x), n = numel(x.shape);
+  const [oo, go, xo] = [dx.offset, g.offset, x.offset];
+  const c = Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < n; i++) {
+    const v = xb[xo + i];
+    const e = Math.exp(Math.min(80, Math.max(-80, -2 * c * (v + 0.044715 * v * v * v))));
+    const s = 1 / (1 + e);
+    o[oo + i] = gb[go + i] * (s + 2 * v * s * (1 - s) * c * (1 + 3 * 0.044715 * v * v));
+  }
+}
+
 /** Compiled kernels that replace the reference ones in the fast tier. */
 export const compiledKernels = {
   ...Object.fromEntries(
@@ -146,6 +162,7 @@ export const compiledKernels = {
     Object.entries(BINARY_EXPR).map(([op, expr]) => [op, binary(expr)]),
   ) as Pick<Kernels, BinaryOp>,
   rotary,
+  geluGrad,
   softmax: rowKernel(softmaxRow),
   logSoftmax: rowKernel(logSoftmaxRow),
   layerNorm: (out: View, x: View, weight: View, bias: View, eps: number) => {

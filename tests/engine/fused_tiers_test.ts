@@ -1,9 +1,9 @@
 // The cpu fast tier's row kernels (WebAssembly SIMD rmsNorm, layerNorm, softmax, gelu; the
-// compiled rotary loop) against the reference tier on shapes past the SIMD threshold, odd widths
+// compiled rotary and geluGrad loops) against the reference tier on shapes past the SIMD threshold, odd widths
 // (padded rows), strided views and masked scores. Tolerance 2e-6 abs + 2e-6 rel unless stated.
 
 import assert from "node:assert/strict";
-import { fastTierInfo, randn, setCpuTier, type Tensor, tensor } from "../../engine/mod.ts";
+import { fastTierInfo, grad, randn, setCpuTier, type Tensor, tensor } from "../../engine/mod.ts";
 import { MIN_ELEMS } from "../../engine/cpu/fast/rows.ts";
 import { assertClose } from "../_assert.ts";
 
@@ -68,6 +68,9 @@ Deno.test("tiers agree: gelu over a wide range, rotary on permuted views", async
   const x = rnd(64, 129).mul(4);
   await compare("gelu", () => x.gelu(), { atol: 1e-7, rtol: 2e-6 });
   await compare("gelu tails", () => x.mul(30).gelu(), { atol: 1e-7, rtol: 2e-6 });
+  const gx = rnd(64, 129), dgelu = grad((v: Tensor) => v.gelu().mul(gx).sum());
+  await compare("gelu backward", () => dgelu(x), { atol: 1e-6, rtol: 1e-5 });
+  await compare("gelu backward tails", () => dgelu(x.mul(30)), { atol: 1e-6, rtol: 1e-5 });
   const q = rnd(2, 7, 3, 64).permute(0, 2, 1, 3), c = rnd(2, 1, 7, 64), s = rnd(2, 1, 7, 64);
   await compare("rotary", () => q.rotary(c, s), { atol: 0, rtol: 0 });
   const k = rnd(1, 9, 4, 10).permute(0, 2, 1, 3), c4 = rnd(1, 1, 9, 4), s4 = rnd(1, 1, 9, 4);
