@@ -3,7 +3,16 @@
 // (padded rows), strided views and masked scores. Tolerance 2e-6 abs + 2e-6 rel unless stated.
 
 import assert from "node:assert/strict";
-import { fastTierInfo, grad, randn, setCpuTier, type Tensor, tensor } from "../../engine/mod.ts";
+import {
+  fastTierInfo,
+  grad,
+  randn,
+  setCpuTier,
+  startThreads,
+  stopThreads,
+  type Tensor,
+  tensor,
+} from "../../engine/mod.ts";
 import { MIN_ELEMS } from "../../engine/cpu/fast/rows.ts";
 import { assertClose } from "../_assert.ts";
 
@@ -75,4 +84,26 @@ Deno.test("tiers agree: gelu over a wide range, rotary on permuted views", async
   await compare("rotary", () => q.rotary(c, s), { atol: 0, rtol: 0 });
   const k = rnd(1, 9, 4, 10).permute(0, 2, 1, 3), c4 = rnd(1, 1, 9, 4), s4 = rnd(1, 1, 9, 4);
   await compare("rotary partial", () => k.rotary(c4, s4), { atol: 1e-7, rtol: 1e-7 });
+});
+
+Deno.test("SIMD row kernels: 2 threads give the same bits as 1", async () => {
+  // Past THREAD_ELEMS, so the rows are cut into task records for the pool.
+  const x = rnd(4, 64, 577).mul(3), w = rnd(577), b = rnd(577), a = rnd(2, 12, 128, 128).mul(6);
+  const ops: [string, () => Tensor][] = [
+    ["rmsNorm", () => x.rmsNorm(w, { eps: 1e-6, offset: 1 })],
+    ["layerNorm", () => x.layerNorm(w, b)],
+    ["softmax", () => a.softmax()],
+    ["gelu", () => x.gelu()],
+  ];
+  const one = await Promise.all(ops.map(([, f]) => withTier("fast", f).data()));
+  await startThreads(2);
+  try {
+    assert.equal(fastTierInfo().threads, 2);
+    for (const [i, [label, f]] of ops.entries()) {
+      const two = await withTier("fast", f).data();
+      assert.deepEqual(two, one[i], `${label}: 2 threads vs 1`);
+    }
+  } finally {
+    stopThreads();
+  }
 });

@@ -1,7 +1,11 @@
 // Generates the SIMD row module: rmsNorm, layerNorm, softmax and gelu over rows padded to a
-// multiple of 4 floats in wasm memory. Pure code generation; copies and dispatch live in rows.ts.
+// multiple of 4 floats in wasm memory. Every parameter is an i32 (floats as their bits) so task
+// records of the worker pool can carry them. Pure code generation; dispatch lives in rows.ts.
 
 import { F32, FuncBuilder, I32, ModuleBuilder, V128 } from "./wasm_emitter.ts";
+
+/** f32.reinterpret_i32: a float parameter passed as its bits. */
+const REINTERPRET = 0xbe;
 
 /** SIMD opcodes (after the 0xfd prefix) used here. */
 const OP = {
@@ -29,6 +33,10 @@ export const EXP_FLOOR = -87;
 
 /** A function with helpers for the loops every row kernel shares. */
 class RowFn extends FuncBuilder {
+  /** Parameter `i` (float bits) as an f32 on the stack. */
+  getF(i: number): this {
+    return this.get(i).op(REINTERPRET);
+  }
   /** A v128 local holding `v` in all lanes. */
   splat(v: number): number {
     const l = this.local(V128);
@@ -62,7 +70,7 @@ class RowFn extends FuncBuilder {
   /** 1 / sqrt(f32 on the stack + eps) broadcast into a new v128 local. */
   rsqrtSplat(eps: number): number {
     const l = this.local(V128), s = this.local(F32);
-    this.get(eps).op(F.add).op(F.sqrt).set(s);
+    this.getF(eps).op(F.add).op(F.sqrt).set(s);
     this.f32(1).get(s).op(F.div).simd(OP.f32x4Splat).set(l);
     return l;
   }
@@ -89,7 +97,7 @@ class RowFn extends FuncBuilder {
 
 /** rms(x, o, w, bytes, rows, ninv, eps): o = x * rsqrt(sum(x^2) * ninv + eps) * w. */
 function rms(): RowFn {
-  const f = new RowFn([I32, I32, I32, I32, I32, F32, F32]);
+  const f = new RowFn([I32, I32, I32, I32, I32, I32, I32]);
   const [X, O, W, BYTES, ROWS, NINV, EPS] = [0, 1, 2, 3, 4, 5, 6];
   const k = f.local(I32), acc = f.local(V128), v = f.local(V128);
   f.rowLoop(ROWS, BYTES, [X, O], () => {
@@ -97,7 +105,7 @@ function rms(): RowFn {
     f.vecLoop(k, BYTES, () => {
       f.at(X, k).set(v).get(acc).get(v).get(v).f32x4Mul().f32x4Add().set(acc);
     });
-    f.hsum(acc).get(NINV).op(F.mul);
+    f.hsum(acc).getF(NINV).op(F.mul);
     const rv = f.rsqrtSplat(EPS);
     f.vecLoop(k, BYTES, () => {
       f.get(O).get(k).add().at(X, k).get(rv).f32x4Mul().at(W, k).f32x4Mul().v128Store();
@@ -111,19 +119,19 @@ function rms(): RowFn {
  * (0 - mean)^2 terms are taken back out of the variance.
  */
 function ln(): RowFn {
-  const f = new RowFn([I32, I32, I32, I32, I32, I32, F32, F32, F32]);
+  const f = new RowFn([I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [X, O, W, B, BYTES, ROWS, NINV, EPS, PAD] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const k = f.local(I32), acc = f.local(V128), v = f.local(V128), mv = f.local(V128);
   const m = f.local(F32);
   f.rowLoop(ROWS, BYTES, [X, O], () => {
     f.v128Zero().set(acc);
     f.vecLoop(k, BYTES, () => f.at(X, k).get(acc).f32x4Add().set(acc));
-    f.hsum(acc).get(NINV).op(F.mul).tee(m).simd(OP.f32x4Splat).set(mv);
+    f.hsum(acc).getF(NINV).op(F.mul).tee(m).simd(OP.f32x4Splat).set(mv);
     f.v128Zero().set(acc);
     f.vecLoop(k, BYTES, () => {
       f.at(X, k).get(mv).simd(OP.sub).set(v).get(acc).get(v).get(v).f32x4Mul().f32x4Add().set(acc);
     });
-    f.hsum(acc).get(PAD).get(m).op(F.mul).get(m).op(F.mul).op(F.sub).get(NINV).op(F.mul);
+    f.hsum(acc).getF(PAD).get(m).op(F.mul).get(m).op(F.mul).op(F.sub).getF(NINV).op(F.mul);
     const rv = f.rsqrtSplat(EPS);
     f.vecLoop(k, BYTES, () => {
       f.get(O).get(k).add().at(X, k).get(mv).simd(OP.sub).get(rv).f32x4Mul().at(W, k).f32x4Mul()
@@ -183,7 +191,7 @@ function gelu(): RowFn {
 /** The module's exports, by name. */
 export const ROW_EXPORTS = ["rms", "ln", "softmax", "gelu"] as const;
 
-/** Emits the row module against a shared memory with these limits. */
+/** Emits the row module (exports ROW_EXPORTS) against a shared memory with these limits. */
 export function buildRowModule(memory: { initial: number; maximum: number }): Uint8Array {
   const mod = new ModuleBuilder({ shared: true, ...memory });
   mod.add(rms(), "rms");

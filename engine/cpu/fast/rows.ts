@@ -1,38 +1,49 @@
 // Runs the SIMD row kernels of row_kernels.ts: copies rows into the wasm heap padded to a
-// multiple of 4 floats, calls the module on this thread, copies results out. Each entry
-// returns false (doing nothing) without wasm SIMD or below MIN_ELEMS, and the caller falls back.
+// multiple of 4 floats, cuts them into task records for the worker pool, copies results out.
+// Each entry returns false (doing nothing) without wasm SIMD or below MIN_ELEMS: callers fall back.
 
 import type { View } from "../../backend.ts";
 import { numel } from "../../layout.ts";
 import { eachRow } from "../strided.ts";
-import { buildRowModule } from "./row_kernels.ts";
-import { getHeap, type WasmHeap } from "./wasm_heap.ts";
+import { poolThreads, RECORD_INTS, runUnits } from "./threads.ts";
+import { getHeap, ROW_DRIVER_BASE, type WasmHeap } from "./wasm_heap.ts";
 
 /** Below this many elements the compiled JavaScript loops win (copies and call overhead). */
 export const MIN_ELEMS = 256;
 
-type Fn = (...args: number[]) => void;
-interface RowModule {
-  heap: WasmHeap;
-  rms: Fn;
-  ln: Fn;
-  softmax: Fn;
-  gelu: Fn;
+/** Below this many elements one thread does the whole op (a pool round costs more). */
+const THREAD_ELEMS = 1 << 15;
+/** Task units per thread, as matmul cuts them: a descheduled thread's share can be picked up. */
+const UNITS_PER_THREAD = 4;
+const ROW = { rms: 0, ln: 1, softmax: 2, gelu: 3 } as const;
+
+const bits = new Int32Array(1), asFloat = new Float32Array(bits.buffer);
+/** A float's bits as an i32 (row kernels take float parameters so). */
+function f32bits(v: number): number {
+  asFloat[0] = v;
+  return bits[0];
 }
 
-let mod: RowModule | null | undefined;
-
-/** The row module bound to the fast tier's heap memory; null without wasm SIMD. */
-function rowModule(): RowModule | null {
-  if (mod !== undefined) return mod;
-  const heap = getHeap();
-  if (!heap) return (mod = null);
-  const bytes = buildRowModule({ initial: 1, maximum: 65536 }) as Uint8Array<ArrayBuffer>;
-  const { exports: e } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-    env: { memory: heap.memory },
-  });
-  const fn = (name: string) => e[name] as Fn;
-  return (mod = { heap, rms: fn("rms"), ln: fn("ln"), softmax: fn("softmax"), gelu: fn("gelu") });
+/**
+ * Runs row kernel `k` over `rows` rows of `bytes` each: `args(r0, n)` gives a record's
+ * arguments for rows [r0, r0 + n). Rows are split across the pool's threads when large.
+ */
+function dispatch(
+  heap: WasmHeap,
+  k: keyof typeof ROW,
+  rows: number,
+  size: number,
+  args: (r0: number, n: number) => number[],
+): void {
+  const threads = size < THREAD_ELEMS ? 1 : poolThreads();
+  const units = Math.max(1, Math.min(rows, threads === 1 ? 1 : threads * UNITS_PER_THREAD));
+  const recs = new Int32Array(units * RECORD_INTS);
+  for (let u = 0; u < units; u++) {
+    const r0 = Math.floor((u * rows) / units), r1 = Math.floor(((u + 1) * rows) / units);
+    recs[u * RECORD_INTS] = ROW_DRIVER_BASE + ROW[k];
+    recs.set(args(r0, r1 - r0), u * RECORD_INTS + 1);
+  }
+  runUnits(heap, recs, units, { steps: 1, threads });
 }
 
 const f32buf = (v: View) => v.storage.buf instanceof Float32Array ? v.storage.buf : null;
@@ -87,42 +98,55 @@ function run(
   x: View,
   pad: number,
   vecs: [View, number][],
-  call: (m: RowModule, s: { rows: number; n: number; np: number }, addr: number[]) => void,
+  call: (h: WasmHeap, s: { rows: number; n: number; np: number }, addr: number[]) => void,
 ): boolean {
-  const m = rowModule(), s = rowShape(out, x);
-  if (!m || !s || vecs.some(([v]) => !f32buf(v))) return false;
+  const heap = getHeap(), s = rowShape(out, x);
+  if (!heap || !s || vecs.some(([v]) => !f32buf(v))) return false;
   const block = s.rows * s.np * 4;
-  const xAt = m.heap.scratch(2 * block + vecs.length * s.np * 4);
+  const xAt = heap.scratch(2 * block + vecs.length * s.np * 4);
   const addr = [xAt, xAt + block, ...vecs.map((_, i) => xAt + 2 * block + i * s.np * 4)];
-  const f32 = m.heap.f32();
+  const f32 = heap.f32();
   rowsIn(f32, xAt / 4, x, s.np, pad);
   vecs.forEach(([v, off], i) => vecIn(f32, addr[2 + i] / 4, v, s.np, off));
-  call(m, s, addr);
-  rowsOut(out, m.heap.f32(), addr[1] / 4, s);
-  m.heap.trimScratch();
+  call(heap, s, addr);
+  rowsOut(out, heap.f32(), addr[1] / 4, s);
+  heap.trimScratch();
   return true;
 }
 
 /** rmsNorm on the SIMD tier. */
 export function simdRmsNorm(out: View, x: View, w: View, eps: number, offset: number): boolean {
-  return run(out, x, 0, [[w, offset]], (m, s, [xa, oa, wa]) => {
-    m.rms(xa, oa, wa, s.np * 4, s.rows, 1 / s.n, eps);
+  return run(out, x, 0, [[w, offset]], (h, s, [xa, oa, wa]) => {
+    const b = s.np * 4, f = [f32bits(1 / s.n), f32bits(eps)];
+    dispatch(h, "rms", s.rows, s.rows * s.np, (r, n) => [xa + r * b, oa + r * b, wa, b, n, ...f]);
   });
 }
 
 /** layerNorm on the SIMD tier. */
-export function simdLayerNorm(out: View, x: View, w: View, b: View, eps: number): boolean {
-  return run(out, x, 0, [[w, 0], [b, 0]], (m, s, [xa, oa, wa, ba]) => {
-    m.ln(xa, oa, wa, ba, s.np * 4, s.rows, 1 / s.n, eps, s.np - s.n);
+export function simdLayerNorm(out: View, x: View, w: View, bias: View, eps: number): boolean {
+  return run(out, x, 0, [[w, 0], [bias, 0]], (h, s, [xa, oa, wa, ba]) => {
+    const b = s.np * 4, f = [f32bits(1 / s.n), f32bits(eps), f32bits(s.np - s.n)];
+    dispatch(h, "ln", s.rows, s.rows * s.np, (r, n) => [
+      xa + r * b,
+      oa + r * b,
+      wa,
+      ba,
+      b,
+      n,
+      ...f,
+    ]);
   });
 }
 
 /** softmax on the SIMD tier (padding is -inf, which contributes exp = 0). */
 export function simdSoftmax(out: View, x: View): boolean {
-  return run(out, x, -Infinity, [], (m, s, [xa, oa]) => m.softmax(xa, oa, s.np * 4, s.rows));
+  return run(out, x, -Infinity, [], (h, s, [xa, oa]) => {
+    const b = s.np * 4;
+    dispatch(h, "softmax", s.rows, s.rows * s.np, (r, n) => [xa + r * b, oa + r * b, b, n]);
+  });
 }
 
-/** gelu (tanh form) on the SIMD tier, elementwise over a contiguous x. */
+/** gelu (tanh form) on the SIMD tier, elementwise over a contiguous x, in blocks of 4 floats. */
 export function simdGelu(out: View, x: View): boolean {
   const flat = { ...x, shape: [numel(x.shape)], strides: [1] };
   let expect = 1;
@@ -130,5 +154,7 @@ export function simdGelu(out: View, x: View): boolean {
     if (x.shape[d] !== 1 && x.strides[d] !== expect) return false;
     expect *= x.shape[d];
   }
-  return run(out, flat, 0, [], (m, s, [xa, oa]) => m.gelu(xa, oa, s.np * 4));
+  return run(out, flat, 0, [], (h, s, [xa, oa]) => {
+    dispatch(h, "gelu", s.np / 4, s.np, (r, n) => [xa + r * 16, oa + r * 16, n * 16]);
+  });
 }
