@@ -135,7 +135,7 @@ ${
       rowKernel(host, "rmsNorm", out, x, () =>
         `var acc = 0.0;
   ${EACH} { let v = ld_x(o_x + j * s); acc += v * v; }
-  let r = inverseSqrt(wg_sum(acc, lid) / f32(n) + ${pf(epsAt)});
+  let r = 1.0 / sqrt(wg_sum(acc, lid) / f32(n) + ${pf(epsAt)});
   ${EACH} { st_out(d + j, ld_x(o_x + j * s) * r * ${W(at)}); }`, {
         bindings: [{ name: "w", storage: w.storage }],
         push: (params) => {
