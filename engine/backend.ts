@@ -119,7 +119,51 @@ export type Kernels =
     scatterAddRows: (dst: View, ids: View, src: View) => void;
     /** Largest k along the last axis, sorted descending: values and int32 indices [..., k]. */
     topk: (values: View, indices: View, x: View, k: number) => void;
-  };
+  }
+  & FusedRowKernels;
+
+/**
+ * Fused row primitives (norms, rotary embeddings and their backward kernels): each replaces a
+ * chain of elementwise ops and reductions with one pass over the last axis. Kept in one block.
+ */
+export interface FusedRowKernels {
+  /** out = x * rsqrt(mean(x^2, -1) + eps) * (weight + offset); weight [C]. */
+  rmsNorm: (out: View, x: View, weight: View, eps: number, offset: number) => void;
+  /**
+   * HF's rotate_half rotary embedding on the first R channels of the last axis; the rest pass
+   * through. x (..., D); cos and sin broadcast to (..., R), R even and <= D; out (..., D).
+   * out[i] = x[i] cos[i] - x[i + R/2] sin[i], out[i + R/2] = x[i + R/2] cos[i + R/2] +
+   * x[i] sin[i + R/2] for i < R/2.
+   */
+  rotary: (out: View, x: View, cos: View, sin: View) => void;
+  /**
+   * rmsNorm's input gradient: g, x contiguous (..., C); dx (..., C) = rstd * (gw - xhat *
+   * mean(gw * xhat)) with gw = g * (weight + offset), xhat = x * rstd.
+   */
+  rmsNormGrad: (dx: View, g: View, x: View, weight: View, eps: number, offset: number) => void;
+  /**
+   * layerNorm's input gradient: g, x contiguous (..., C); dx = rstd * (gw - mean(gw) - xhat *
+   * mean(gw * xhat)) with gw = g * weight, xhat = (x - mean(x)) * rstd.
+   */
+  layerNormGrad: (dx: View, g: View, x: View, weight: View, eps: number) => void;
+  /** softmax's input gradient from its output y: g, y contiguous (..., n); dx = y (g - sum(g y)). */
+  softmaxGrad: (dx: View, g: View, y: View) => void;
+  /** logSoftmax's input gradient from its output y: g, y contiguous; dx = g - e^y sum(g). */
+  logSoftmaxGrad: (dx: View, g: View, y: View) => void;
+  /** gelu's (tanh form) input gradient, elementwise: g, x contiguous; dx = g gelu'(x). */
+  geluGrad: (dx: View, g: View, x: View) => void;
+}
+
+/** The fused row primitives' names. */
+export const FUSED_ROW_OPS = [
+  "rmsNorm",
+  "rotary",
+  "rmsNormGrad",
+  "layerNormGrad",
+  "softmaxGrad",
+  "logSoftmaxGrad",
+  "geluGrad",
+] as const;
 
 /** One primitive's name. */
 export type Op = keyof Kernels;
@@ -140,6 +184,7 @@ export const ALL_OPS = [
   "gatherRows",
   "scatterAddRows",
   "topk",
+  ...FUSED_ROW_OPS,
 ] as const satisfies readonly Op[];
 type MissingOps = Exclude<Op, typeof ALL_OPS[number]>;
 const _allOpsListed: MissingOps extends never ? true : MissingOps = true;

@@ -27,6 +27,7 @@ export type {
   BinaryOp,
   Device,
   DType,
+  FusedRowKernels,
   Kernels,
   Op,
   ReduceKernel,
@@ -37,7 +38,7 @@ export type {
   UnaryOp,
   View,
 } from "./backend.ts";
-export { ALL_OPS, BINARY_OPS, REDUCE_OPS, UNARY_OPS } from "./backend.ts";
+export { ALL_OPS, BINARY_OPS, FUSED_ROW_OPS, REDUCE_OPS, UNARY_OPS } from "./backend.ts";
 export { grad, valueAndGrad } from "./autograd/api.ts";
 export type { GradOptions, Grads, ValueAndGrad } from "./autograd/api.ts";
 export { noGrad, zeroGrad } from "./autograd/tape.ts";

@@ -585,7 +585,7 @@ export class Tensor {
   /** Runs a last-axis row kernel on `dim` by moving it last and back; `params` are recorded too. */
   #rowOp(
     dim: number,
-    name: "softmax" | "logSoftmax" | "layerNorm",
+    name: "softmax" | "logSoftmax" | "layerNorm" | "rmsNorm",
     run: (out: View, x: View) => void,
     params: Tensor[] = [],
     data?: unknown,
@@ -627,6 +627,70 @@ export class Tensor {
       [wt, bt],
       { eps },
     );
+  }
+
+  /**
+   * RMSNorm over the last axis in one fused pass: x / sqrt(mean(x^2) + eps) * (weight + offset).
+   * `offset: 1` is Gemma's (1 + w) scale. weight [C] for input (..., C).
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "./mod.ts";
+   * const y = tensor([[3, 4]]).rmsNorm(tensor([1, 1]), { eps: 0 });
+   * await y.data(); // ~[0.8485, 1.1314]
+   * ```
+   */
+  rmsNorm(weight: Tensor, opts: { eps?: number; offset?: number } = {}): Tensor {
+    const { eps = 1e-6, offset = 0 } = opts;
+    const C = this.shape[this.ndim - 1];
+    if (weight.ndim !== 1 || weight.shape[0] !== C) {
+      throw new RangeError(
+        `rmsNorm: weight has shape ${fmtShape(weight.shape)}, expected [${C}] for input ${
+          fmtShape(this.shape)
+        }`,
+      );
+    }
+    const wt = this.#onDevice(weight, "rmsNorm").#cast("float32");
+    const w = wt.asView();
+    return this.#rowOp(
+      -1,
+      "rmsNorm",
+      (out, x) => this.backend.kernels.rmsNorm(out, x, w, eps, offset),
+      [wt],
+      { eps, offset },
+    );
+  }
+  /**
+   * Rotary position embedding in one fused pass (HF's apply_rotary_pos_emb with rotate_half) on
+   * the first R channels of the last axis; the rest pass through (partial rotary). x (..., D),
+   * cos and sin (..., R) broadcastable to x's leading axes, R even and <= D -> (..., D).
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "./mod.ts";
+   * const x = tensor([[1, 0]]); // (1, 2)
+   * await x.rotary(tensor([[0, 0]]), tensor([[1, 1]])).data(); // [0, 1]: a quarter turn
+   * ```
+   */
+  rotary(cos: Tensor, sin: Tensor): Tensor {
+    const D = this.shape[this.ndim - 1], R = cos.shape[cos.ndim - 1];
+    if (
+      this.ndim === 0 || cos.ndim === 0 || !(R > 0) || R % 2 !== 0 || R > D ||
+      !cos.shape.every((d, i) => d === sin.shape[i]) || cos.ndim !== sin.ndim
+    ) {
+      throw new RangeError(
+        `rotary: cos ${fmtShape(cos.shape)} and sin ${fmtShape(sin.shape)} must share a shape ` +
+          `whose last axis is even and at most ${D} for input ${fmtShape(this.shape)}`,
+      );
+    }
+    const target = [...this.shape.slice(0, -1), R];
+    const [c, s] = [cos, sin].map((t) =>
+      this.#onDevice(t, "rotary").#cast("float32").expand(target)
+    );
+    const x = this.#cast("float32");
+    const out = this.#alloc(x.shape, "float32");
+    this.backend.kernels.rotary(out.asView(), x.asView(), c.asView(), s.asView());
+    return record("rotary", out, [x, c, s]);
   }
 
   // ---- matmul, gather, topk ------------------------------------------------------------

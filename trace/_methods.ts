@@ -37,7 +37,10 @@ export type UntracedMethod =
   | "backward"
   | "registerHook"
   | "retainGrad"
-  | "detach";
+  | "detach"
+  // Takes an options object ({ eps, offset }), which no ArgKind describes; graphs write RMSNorm
+  // from mul, mean and rsqrt.
+  | "rmsNorm";
 
 /** Names of the methods of `T`. */
 export type MethodNames<T> = {
@@ -110,6 +113,7 @@ export const TENSOR_METHODS = {
   softmax: { args: ["int?"] },
   logSoftmax: { args: ["int?"] },
   layerNorm: { args: ["tensor", "tensor", "number?"] },
+  rotary: { args: ["tensor", "tensor"] },
   matmul: { args: ["tensor"], out: matmulOut },
   indexSelect: { args: ["int", "tensor"], out: indexSelectOut },
   indexAdd: { args: ["int", "tensor", "tensor"] },

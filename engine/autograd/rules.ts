@@ -5,6 +5,9 @@
 import type { Op } from "../backend.ts";
 import type { IndexSpec } from "../index.ts";
 import { Tensor, where } from "../tensor.ts";
+import { FUSED_RULES, when, zerosOn } from "./fused_rules.ts";
+
+export type { LayerNormData, RmsNormData } from "./fused_rules.ts";
 
 /** Layout edits that make views (no kernel runs): their gradients are layout edits too. */
 export type LayoutOp = "expand" | "reshape" | "permute" | "index";
@@ -44,17 +47,10 @@ export interface CopyData {
   readonly regions: readonly IndexSpec[];
 }
 
-/** Data of a "layerNorm" node. */
-export interface LayerNormData {
-  readonly eps: number;
-}
-
 /** Data of a "topk" node. */
 export interface TopkData {
   readonly indices: Tensor;
 }
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** A gradient summed over the axes that broadcasting added or stretched, to `shape`. */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
@@ -67,16 +63,6 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
     ? g
     : g.reshape(...shape);
 }
-
-/** A float32 zero tensor on `like`'s device. */
-function zerosOn(like: Tensor, shape: readonly number[]): Tensor {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return new Tensor(like.backend.alloc(n, "float32"), shape);
-}
-
-/** Only where the input needs it: spares work for inputs without gradients. */
-const when = (need: boolean, f: () => Tensor): Tensor | null => (need ? f() : null);
 
 /** A rule for an elementwise op of one argument. */
 const unary = (
@@ -106,14 +92,6 @@ const extreme: BackwardRule = {
   },
 };
 
-/** The tanh-form GELU's derivative. */
-function geluGrad(x: Tensor): Tensor {
-  const x2 = x.mul(x);
-  const t = x.add(x2.mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI).tanh();
-  const du = x2.mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
-  return t.add(1).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(du));
-}
-
 /**
  * The backward rules, keyed by op. Typed `Record<GradOp, ...>`: a primitive added to Kernels
  * without a rule here (or a rule for no op) is a compile error.
@@ -128,7 +106,6 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
   tanh: unary("output", (g, _x, y) => g.mul(y.mul(y).neg().add(1))),
   abs: unary("inputs", (g, x) => g.mul(x.gt(0).sub(x.lt(0)))),
   relu: unary("inputs", (g, x) => g.mul(x.gt(0))),
-  gelu: unary("inputs", (g, x) => g.mul(geluGrad(x))),
   sigmoid: unary("output", (g, _x, y) => g.mul(y.mul(y.neg().add(1)))),
 
   // ---- binary: (a, b) -> y, broadcast ------------------------------------------------------
@@ -210,35 +187,8 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
     ],
   },
 
-  // ---- fused rows: analytic gradients over the last axis -----------------------------------
-  softmax: {
-    reads: "output",
-    grads: ({ g, y }) => [y.mul(g.sub(g.mul(y).sum(-1, true)))],
-  },
-  logSoftmax: {
-    reads: "output",
-    grads: ({ g, y }) => [g.sub(y.exp().mul(g.sum(-1, true)))],
-  },
-  /** (x (..., C), weight [C], bias [C]) -> y; mean and variance are recomputed from x. */
-  layerNorm: {
-    reads: "inputs",
-    grads: ({ g, x: [x, w], needs, data }) => {
-      const C = x.shape[x.ndim - 1];
-      const mu = x.mean(-1, true); // (..., 1)
-      const xc = x.sub(mu);
-      const rstd = xc.mul(xc).mean(-1, true).add((data as LayerNormData).eps).rsqrt();
-      const xhat = xc.mul(rstd); // (..., C)
-      const rows = (t: Tensor) => t.reshape(-1, C).sum(0); // [C]
-      return [
-        when(needs[0], () => {
-          const gh = g.mul(w);
-          return gh.sub(gh.mean(-1, true)).sub(xhat.mul(gh.mul(xhat).mean(-1, true))).mul(rstd);
-        }),
-        when(needs[1], () => rows(g.mul(xhat))),
-        when(needs[2], () => rows(g)),
-      ];
-    },
-  },
+  // ---- fused rows: analytic gradients over the last axis (fused_rules.ts) ------------------
+  ...FUSED_RULES,
 
   // ---- gathers: table [V, C], ids [N] -> y [N, C] ------------------------------------------
   gatherRows: {

@@ -6,6 +6,7 @@ import { typedArrayFor } from "../backend.ts";
 import { referenceKernels } from "./reference.ts";
 import { compiledKernels } from "./compiled.ts";
 import { fastMatmul } from "./fast/mod.ts";
+import { simdGelu, simdLayerNorm, simdRmsNorm, simdSoftmax } from "./fast/rows.ts";
 
 /** Which cpu kernels run: the plain-TypeScript oracle or the SIMD fast tier. */
 export type CpuTier = "reference" | "fast";
@@ -31,6 +32,13 @@ const fastKernels: Kernels = {
   matmul: (out: View, a: View, b: View) => {
     if (!fastMatmul(out, a, b)) referenceKernels.matmul(out, a, b);
   },
+  // SIMD row kernels (fast/rows.ts); each declines small or SIMD-less cases to the loops above.
+  softmax: (out, x) => simdSoftmax(out, x) || compiledKernels.softmax(out, x),
+  gelu: (out, x) => simdGelu(out, x) || compiledKernels.gelu(out, x),
+  layerNorm: (out, x, w, b, eps) =>
+    simdLayerNorm(out, x, w, b, eps) || compiledKernels.layerNorm(out, x, w, b, eps),
+  rmsNorm: (out, x, w, eps, offset) =>
+    simdRmsNorm(out, x, w, eps, offset) || referenceKernels.rmsNorm(out, x, w, eps, offset),
 };
 
 function storage(buf: TypedArray, dtype: DType): Storage {

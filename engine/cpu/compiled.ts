@@ -4,7 +4,7 @@
 
 import type { BinaryOp, Kernels, TypedArray, UnaryOp, View } from "../backend.ts";
 import { isContiguous, numel } from "../layout.ts";
-import { eachRow, rowKernel } from "./strided.ts";
+import { eachBatch, eachRow, rowKernel } from "./strided.ts";
 
 const buf = (v: View) => v.storage.buf as TypedArray;
 
@@ -119,6 +119,40 @@ function logSoftmaxRow(x: TypedArray, xo: number, s: number, o: TypedArray, oi: 
   for (let i = 0, p = xo; i < n; i++, p += s) o[oi + i] = x[p] - shift;
 }
 
+/** Rotary with the rotation pairs in registers; x, cos and sin rows at any inner stride. */
+function rotary(out: View, x: View, cos: View, sin: View): void {
+  const o = buf(out), xb = buf(x), cb = buf(cos), sb = buf(sin);
+  const r = x.shape.length, D = x.shape[r - 1], R = cos.shape[r - 1], h = R / 2;
+  const [sx, sc, ss] = [x.strides[r - 1], cos.strides[r - 1], sin.strides[r - 1]];
+  let d = out.offset;
+  const views = [x.strides, cos.strides, sin.strides];
+  eachBatch(x.shape, views, [x.offset, cos.offset, sin.offset], 1, ([xo, co, so]) => {
+    for (let i = 0; i < h; i++) {
+      const a = xb[xo + i * sx], b = xb[xo + (i + h) * sx];
+      o[d + i] = a * cb[co + i * sc] - b * sb[so + i * ss];
+      o[d + i + h] = b * cb[co + (i + h) * sc] + a * sb[so + (i + h) * ss];
+    }
+    for (let i = R; i < D; i++) o[d + i] = xb[xo + i * sx];
+    d += D;
+  });
+}
+
+/**
+ * gelu's input gradient over contiguous g and x (the rule passes them so): gelu'(x) = s + 2x s
+ * (1 - s) du with s = sigmoid(2u), one exp per element instead of the reference's tanh.
+ */
+function geluGrad(dx: View, g: View, x: View): void {
+  const o = buf(dx), gb = buf(g), xb = buf(x), n = numel(x.shape);
+  const [oo, go, xo] = [dx.offset, g.offset, x.offset];
+  const c = Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < n; i++) {
+    const v = xb[xo + i];
+    const e = Math.exp(Math.min(80, Math.max(-80, -2 * c * (v + 0.044715 * v * v * v))));
+    const s = 1 / (1 + e);
+    o[oo + i] = gb[go + i] * (s + 2 * v * s * (1 - s) * c * (1 + 3 * 0.044715 * v * v));
+  }
+}
+
 /** Compiled kernels that replace the reference ones in the fast tier. */
 export const compiledKernels = {
   ...Object.fromEntries(
@@ -127,6 +161,8 @@ export const compiledKernels = {
   ...Object.fromEntries(
     Object.entries(BINARY_EXPR).map(([op, expr]) => [op, binary(expr)]),
   ) as Pick<Kernels, BinaryOp>,
+  rotary,
+  geluGrad,
   softmax: rowKernel(softmaxRow),
   logSoftmax: rowKernel(logSoftmaxRow),
   layerNorm: (out: View, x: View, weight: View, bias: View, eps: number) => {

@@ -1,5 +1,6 @@
 // Normalisations over the last axis: LayerNorm (gain and optional bias) and RMSNorm (Llama's
-// w * x / rms(x), or Gemma's (1 + w) * x / rms(x)). Pure tensor ops on the weights' device.
+// w * x / rms(x), or Gemma's (1 + w) * x / rms(x)), each one fused engine primitive on the
+// weights' device.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
 import { Module } from "../module.ts";
@@ -80,8 +81,7 @@ export class RMSNorm extends Module {
   }
   /** (..., C) -> (..., C). */
   forward(x: Tensor): Tensor {
-    const w = this.parameter("weight"); // (C,)
-    const inv = x.mul(x).mean(-1, true).add(this.eps).rsqrt(); // (..., 1)
-    return x.mul(inv).mul(this.unitOffset ? w.add(1) : w);
+    // One fused pass over C (the engine's rmsNorm primitive), float32 as HF computes it.
+    return x.rmsNorm(this.parameter("weight"), { eps: this.eps, offset: this.unitOffset ? 1 : 0 });
   }
 }

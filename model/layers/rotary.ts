@@ -2,7 +2,7 @@
 // `linear` and `llama3` rope_scaling, partial rotary), and applying them to queries and keys.
 // Tables are computed on the host with transformers' float32 roundings, uploaded once per growth.
 
-import { cat, type Device, keep, slice, type Tensor, tensor } from "../../engine/mod.ts";
+import { type Device, keep, type Tensor, tensor } from "../../engine/mod.ts";
 import { Module } from "../module.ts";
 
 /** A config's `rope_scaling` (HF key names); `rope_type` or the legacy `type` picks the kind. */
@@ -186,13 +186,6 @@ export class RotaryEmbedding extends Module {
  * ```
  */
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const D = x.shape[3], R = cos.shape[2], half = R / 2;
-  const c = cos.unsqueeze(1), s = sin.unsqueeze(1); // (B, 1, T, R)
-  const all = slice();
-  const rot = R === D ? x : x.get([all, all, all, slice(0, R)]); // (B, H, T, R)
-  const x1 = rot.get([all, all, all, slice(0, half)]);
-  const x2 = rot.get([all, all, all, slice(half, R)]);
-  const rotated = cat([x2.neg(), x1], -1); // rotate_half (B, H, T, R)
-  const out = rot.mul(c).add(rotated.mul(s));
-  return R === D ? out : cat([out, x.get([all, all, all, slice(R, D)])], -1);
+  // One fused pass (the engine's rotary primitive); partial rotary passes channels R.. through.
+  return x.rotary(cos.unsqueeze(1), sin.unsqueeze(1)); // (B, 1, T, R) broadcast over H
 }

@@ -60,6 +60,22 @@ const ROWS: GradCase[] = [
   gc("logSoftmax", (x) => x.logSoftmax(), [[3, 5]]),
   gc("layerNorm (x, weight, bias)", (x, w, b) => x.layerNorm(w, b), [[2, 3, 6], [6], [6]]),
   gc("layerNorm eps 0.1", (x, w, b) => x.layerNorm(w, b, 0.1), [[4, 5], [5], [5]]),
+  gc("rmsNorm (x, weight)", (x, w) => x.rmsNorm(w), [[2, 3, 6], [6]]),
+  gc("rmsNorm Gemma offset, eps 0.1", (x, w) => x.rmsNorm(w, { eps: 0.1, offset: 1 }), [
+    [4, 5],
+    [5],
+  ]),
+  gc("rmsNorm of a transposed view", (x, w) => x.transpose().rmsNorm(w), [[5, 3], [5]]),
+  gc("rotary (x, cos, sin), tables broadcast", (x, c, s) => x.rotary(c, s), [
+    [2, 2, 3, 4],
+    [2, 1, 3, 4],
+    [2, 1, 3, 4],
+  ]),
+  gc(
+    "rotary partial (R = 4 of D = 6), permuted x",
+    (x, c, s) => x.permute(0, 2, 1, 3).rotary(c, s),
+    [[1, 3, 2, 6], [3, 4], [3, 4]],
+  ),
   gc("matmul [2,3] @ [3,4]", (a, b) => a.matmul(b), [[2, 3], [3, 4]]),
   gc("matmul batched, broadcast", (a, b) => a.matmul(b), [[2, 2, 3], [3, 2]]),
   gc("matmul batched both", (a, b) => a.matmul(b), [[2, 1, 2, 3], [1, 2, 3, 2]]),

@@ -3,8 +3,9 @@
 
 import { Worker } from "node:worker_threads";
 import { EXPORT_NAMES, RESERVED_BYTES, type WasmHeap } from "./wasm_heap.ts";
+import { ROW_EXPORTS } from "./row_kernels.ts";
 
-/** Ints per task record: driver index then the 11 driver arguments. */
+/** Ints per task record: driver index then the 11 driver arguments (row kernels take fewer). */
 export const RECORD_INTS = 12;
 // Control words. Units are claimed by CAS on NEXT, which only ever grows, so a claim from a
 // stale round cannot succeed: a round owns the indices [BASE, END).
@@ -47,9 +48,10 @@ const claim = new Function(`return ${CLAIM_SOURCE}`)() as (
 const WORKER_SOURCE = `
 import { parentPort } from "node:worker_threads";
 const claim = ${CLAIM_SOURCE};
-parentPort.once("message", ({ module, memory, names, epoch }) => {
+parentPort.once("message", ({ module, rowModule, memory, names, rowNames, epoch }) => {
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const fns = names.map((n) => exports[n]);
+  const rows = new WebAssembly.Instance(rowModule, { env: { memory } }).exports;
+  const fns = [...names.map((n) => exports[n]), ...rowNames.map((n) => rows[n])];
   const ctrl = new Int32Array(memory.buffer, 0, ${RESERVED_BYTES / 4});
   const run = (r) => fns[ctrl[r]](ctrl[r + 1], ctrl[r + 2], ctrl[r + 3], ctrl[r + 4],
     ctrl[r + 5], ctrl[r + 6], ctrl[r + 7], ctrl[r + 8], ctrl[r + 9], ctrl[r + 10], ctrl[r + 11]);
@@ -103,7 +105,14 @@ export function startPool(heap: WasmHeap, count: number): Promise<void> {
     new Promise<void>((resolve, reject) => {
       w.once("message", () => resolve());
       w.once("error", reject);
-      w.postMessage({ module: heap.module, memory: heap.memory, names: EXPORT_NAMES, epoch });
+      w.postMessage({
+        module: heap.module,
+        rowModule: heap.rowModule,
+        memory: heap.memory,
+        names: EXPORT_NAMES,
+        rowNames: ROW_EXPORTS,
+        epoch,
+      });
     })
   );
   mine.started = Promise.all(started).then(

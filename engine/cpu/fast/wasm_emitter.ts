@@ -5,6 +5,8 @@
 export const I32 = 0x7f;
 /** Value type byte of v128. */
 export const V128 = 0x7b;
+/** Value type byte of f32. */
+export const F32 = 0x7d;
 
 const SIMD = 0xfd;
 
@@ -189,6 +191,25 @@ export class FuncBuilder {
   /** f32x4.relaxed_madd: a * b + c (fused where the hardware has FMA) */
   f32x4RelaxedMadd(): this {
     return this.#simd(0x105);
+  }
+  /** Any SIMD instruction without a memory argument, by its opcode after the 0xfd prefix. */
+  simd(op: number): this {
+    return this.#simd(op);
+  }
+  /** f32x4.extract_lane */
+  extractLane(lane: number): this {
+    this.#simd(0x1f);
+    this.#code.push(lane);
+    return this;
+  }
+  /** Any scalar instruction without immediates (f32.add 0x92, f32.sqrt 0x91, ...). */
+  op(code: number): this {
+    return this.#op(code);
+  }
+  /** f32.const */
+  f32(v: number): this {
+    this.#code.push(0x43, ...new Uint8Array(Float32Array.of(v).buffer));
+    return this;
   }
 
   /** The function's code-section entry: locals then instructions, without the size prefix. */

@@ -2,6 +2,7 @@
 // allocator over it. Main thread only: workers receive the module and memory by message.
 
 import { buildMatmulModule, DEFAULT_CONFIG, type KernelConfig } from "./matmul_kernels.ts";
+import { buildRowModule, ROW_EXPORTS } from "./row_kernels.ts";
 import { relaxedSupported, simdSupported } from "./wasm_emitter.ts";
 
 const PAGE = 65536;
@@ -19,6 +20,9 @@ export const EXPORT_NAMES: readonly string[] = [
   ...Array.from({ length: DEFAULT_CONFIG.smallM }, (_, i) => `small${i + 1}`),
 ];
 
+/** Index in `drivers` of the first row kernel (row_kernels.ts's ROW_EXPORTS follow, in order). */
+export const ROW_DRIVER_BASE = EXPORT_NAMES.length;
+
 /** A driver export: (a, lda, b, bstride, c, ldc, m, k, p0, p1, accum), all i32. */
 export type Driver = (...args: number[]) => void;
 
@@ -26,6 +30,9 @@ export type Driver = (...args: number[]) => void;
 export interface WasmHeap {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
+  /** The SIMD row module (row_kernels.ts), instantiated on the same memory. */
+  readonly rowModule: WebAssembly.Module;
+  /** The matmul drivers, then the row kernels from ROW_DRIVER_BASE on. */
   readonly drivers: readonly Driver[];
   /** Repacks row-major rows (src, ld bytes apart) into panels at dst: (src, ld, dst, k, panels). */
   readonly packRows: (src: number, ld: number, dst: number, k: number, panels: number) => void;
@@ -48,6 +55,7 @@ export interface WasmHeap {
 class Heap implements WasmHeap {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
+  readonly rowModule: WebAssembly.Module;
   readonly drivers: readonly Driver[];
   readonly packRows: WasmHeap["packRows"];
   readonly config: KernelConfig;
@@ -67,8 +75,15 @@ class Heap implements WasmHeap {
     this.memory = new WebAssembly.Memory({ ...limits, shared: true });
     const bytes = buildMatmulModule(this.config, limits) as Uint8Array<ArrayBuffer>;
     this.module = new WebAssembly.Module(bytes);
-    const { exports } = new WebAssembly.Instance(this.module, { env: { memory: this.memory } });
-    this.drivers = EXPORT_NAMES.map((n) => exports[n] as Driver);
+    const env = { env: { memory: this.memory } };
+    const { exports } = new WebAssembly.Instance(this.module, env);
+    const rowBytes = buildRowModule(limits) as Uint8Array<ArrayBuffer>;
+    this.rowModule = new WebAssembly.Module(rowBytes);
+    const rows = new WebAssembly.Instance(this.rowModule, env).exports;
+    this.drivers = [
+      ...EXPORT_NAMES.map((n) => exports[n] as Driver),
+      ...ROW_EXPORTS.map((n) => rows[n] as Driver),
+    ];
     this.packRows = exports.pack as WasmHeap["packRows"];
     this.#view = new Float32Array(this.memory.buffer);
   }

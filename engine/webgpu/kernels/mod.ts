@@ -6,6 +6,7 @@ import type { Host } from "./_common.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { gatherKernels } from "./gather.ts";
 import { matmulKernel } from "./matmul.ts";
+import { fusedRowKernels } from "./norm.ts";
 import { reduceKernels } from "./reduce.ts";
 import { rowKernels } from "./rows.ts";
 
@@ -31,5 +32,6 @@ export function webgpuKernels(host: Host): Kernels {
     ...rowKernels(host),
     ...gatherKernels(host),
     matmul: matmulKernel(host),
+    ...fusedRowKernels(host),
   } satisfies Kernels;
 }

@@ -44,7 +44,7 @@ fn wg_max(v: f32, lid: u32) -> f32 {
 }`;
 
 /** Runs a row kernel: `body` sees n, s (inner stride), o_x (row start), d (output row start). */
-function rowKernel(
+export function rowKernel(
   host: Host,
   op: string,
   out: View,
