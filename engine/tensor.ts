@@ -14,10 +14,11 @@ import type {
   UnaryOp,
   View,
 } from "./backend.ts";
-import { GRAD_NODE, type GradHook, type GradNode } from "./autograd/state.ts";
+import { GRAD_NODE, type GradHook, type GradNode, gradState } from "./autograd/state.ts";
 import {
   addHook,
   type BackwardOptions,
+  checkInPlace,
   record,
   recordInPlace,
   retainGrad,
@@ -273,6 +274,7 @@ export class Tensor {
    * this tensor. Views share storage, so writing through a view changes the base.
    */
   set(index: IndexSpec, value: TensorLike): this {
+    checkInPlace(typeof value === "number" ? "fill" : "copy", this); // before anything is written
     const region = this.get(index);
     if (typeof value === "number") {
       this.backend.kernels.fill(region.asView(), value);
@@ -323,9 +325,18 @@ export class Tensor {
   astype(dtype: DType): Tensor {
     return this.#cast(dtype);
   }
-  /** Copies this tensor to another device (cpu -> webgpu, anything -> meta; use `toDevice` from webgpu). */
+  /**
+   * Copies this tensor to another device (cpu -> webgpu, anything -> meta; use `toDevice` from
+   * webgpu). A tensor that needs a gradient stays on its device (the copy would cut the gradient
+   * path): create the tensor that requires a gradient on the target device instead.
+   */
   to(device: Device): Tensor {
     if (device === this.device) return this;
+    if (device !== "meta" && this.needsGrad && gradState.enabled) {
+      throw new TypeError(
+        `to("${device}"): ${this} needs a gradient, which cannot flow back from ${device} to ${this.device}: create the tensor that requires a gradient on "${device}" (e.g. zeros(shape, { device: "${device}" }).requiresGrad()), or detach() it to move a constant`,
+      );
+    }
     const target = getBackend(device);
     if (device === "meta") return new Tensor(target.alloc(this.size, this.dtype), this.shape);
     if (this.device === "meta") throw metaHasNoData(`to("${device}")`, this.shape);

@@ -2,7 +2,7 @@
 // one cache of every family (B, kvHeads, positions, headDim).
 // Only Tensor ops (zeros, set, get), so it works on any device; it never reads data back.
 
-import { type Device, release, slice, type Tensor, zeros } from "../engine/mod.ts";
+import { cat, type Device, release, slice, type Tensor, zeros } from "../engine/mod.ts";
 import type { KVCacheLike } from "./causal_lm.ts";
 
 /** The sizes a cache needs from the model config. */
@@ -111,7 +111,9 @@ export class KVCache implements KVCacheLike {
 
   /**
    * Writes layer `layer`'s new keys and values (B, nh, T, hs) after the `length` positions
-   * already held and returns views of all of them (B, nh, length + T, hs).
+   * already held and returns views of all of them (B, nh, length + T, hs). When the new keys
+   * or values need a gradient, the buffers hold detached copies and the result joins the past
+   * (constants) to the new ones: each decoding step's backward pass stays inside that step.
    */
   update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
     const [B, nh, T, hs] = k.shape;
@@ -130,9 +132,12 @@ export class KVCache implements KVCacheLike {
     if (end > this.#capacity) this.#grow(end);
     const fresh = [slice(), slice(), slice(this.#length, end)];
     const held = [slice(), slice(), slice(0, end)];
-    const keys = this.#keys[layer].set(fresh, k); // (B, nh, cap, hs)
-    const values = this.#values[layer].set(fresh, v); // (B, nh, cap, hs)
-    return [keys.get(held), values.get(held)]; // (B, nh, length + T, hs) each
+    const keys = this.#keys[layer].set(fresh, k.detach()); // (B, nh, cap, hs)
+    const values = this.#values[layer].set(fresh, v.detach()); // (B, nh, cap, hs)
+    if (!k.needsGrad && !v.needsGrad) return [keys.get(held), values.get(held)];
+    if (this.#length === 0) return [k, v];
+    const past = [slice(), slice(), slice(0, this.#length)];
+    return [cat([keys.get(past), k], 2), cat([values.get(past), v], 2)]; // (B, nh, length + T, hs)
   }
 
   /** Commits `T` positions written by `update` on every layer. */

@@ -33,6 +33,13 @@ export interface LoadModelOptions extends ResolveModelOptions {
   onReport?: (report: LoadReport) => void;
   /** Load a checkpoint holding NaN or ±Infinity instead of refusing it; default false. */
   allowNonFinite?: boolean;
+  /**
+   * The dtype the model is loaded as, like transformers' `from_pretrained(dtype=...)`: it sets
+   * the config's `dtype`, which rotary buffers round to. Default: the checkpoint's own dtype (a
+   * bfloat16 checkpoint rotates by bfloat16-rounded frequencies, as in transformers);
+   * `"float32"` keeps them unrounded. Compute is float32 either way.
+   */
+  dtype?: "float32" | "bfloat16" | "float16";
 }
 
 /**
@@ -73,7 +80,8 @@ export async function loadModel(
   opts: LoadModelOptions = {},
 ): Promise<LoadedModel> {
   const dir = await resolveModelDir(idOrDir, opts);
-  const config = await readConfigJson(dir);
+  const stored = await readConfigJson(dir);
+  const config = opts.dtype ? { ...stored, dtype: opts.dtype, torch_dtype: opts.dtype } : stored;
   const family = familyOf(config);
   // Placeholders, not zeros: every weight is replaced, so nothing is allocated twice.
   const model = family.create(config, { device: opts.device ?? "cpu", empty: true });

@@ -285,6 +285,7 @@ export const LOAD_OPTIONS = {
   allowNonFinite: "boolean",
   maxJsonBytes: "integer",
   device: ["auto", "cpu", "webgpu", "meta"],
+  dtype: ["float32", "bfloat16", "float16"],
 } as const satisfies Record<keyof LoadModelOptions, OptionKind>;
 
 /** What each option of a random model takes. */

@@ -31,14 +31,37 @@ export function recordInPlace(
   if (!gradState.enabled) return;
   const old = target[GRAD_NODE];
   if (old === null && inputs.every((t) => t[GRAD_NODE] === null)) return;
-  if (old !== null && old.op === "leaf") {
+  checkInPlace(op, target);
+  target[GRAD_NODE] = makeNode(op, [target, ...inputs], target, data, old);
+}
+
+/**
+ * Refuses an in-place write into `target` (call it before writing, so nothing changes): into a
+ * leaf that requires a gradient, or through a view of one (torch refuses both).
+ */
+export function checkInPlace(op: "copy" | "fill", target: Tensor): void {
+  const old = target[GRAD_NODE];
+  if (!gradState.enabled || old === null) return;
+  const what = op === "fill" ? "fill/set" : "set";
+  if (old.op === "leaf") {
     throw new TypeError(
-      `${
-        op === "fill" ? "fill/set" : "set"
-      }: cannot write in place into a tensor that requires a gradient (a leaf): clone() it first, or write inside noGrad()`,
+      `${what}: cannot write in place into a tensor that requires a gradient (a leaf): clone() it first, or write inside noGrad()`,
     );
   }
-  target[GRAD_NODE] = makeNode(op, [target, ...inputs], target, data, old);
+  if (viewsLeaf(old, target)) {
+    throw new TypeError(
+      `${what}: cannot write in place through a view (${old.op}) of a tensor that requires a gradient (a leaf): clone() the leaf first, or write inside noGrad()`,
+    );
+  }
+}
+
+/** Layout edits whose output may share its input's storage (a view). */
+const VIEW_OPS = new Set(["expand", "reshape", "permute", "index"]);
+
+/** True when `node` made `target` as a view of a leaf's storage (torch refuses those edits too). */
+function viewsLeaf(node: GradNode | null, target: Tensor): boolean {
+  while (node !== null && VIEW_OPS.has(node.op)) node = node.inputs[0] ?? null;
+  return node !== null && node.op === "leaf" && node.output?.storage === target.storage;
 }
 
 function makeNode(

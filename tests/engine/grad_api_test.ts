@@ -66,10 +66,22 @@ Deno.test("backward refuses what it cannot do, with named errors", async () => {
   h.set("0", 5);
   assert.throws(() => s.backward(), /needs for its gradient was modified in place/);
   assert.throws(
-    () => x.set("0", 1),
+    () => x.set("0", 9),
     /cannot write in place into a tensor that requires a gradient/,
   );
+  // Through a view of the leaf too (torch refuses it as well); the leaf is left unchanged.
+  assert.throws(() => x.get("0:1").set(":", 7), /in place through a view \(index\) of a tensor/);
+  assert.throws(() => x.reshape(2, 1).set("1", 7), /through a view \(reshape\)/);
+  assert.throws(() => x.get("1").set("...", tensor(7)), /through a view \(index\)/);
   await assertClose(x, [1, 2]);
+  noGrad(() => x.get("0").set("...", 1)); // allowed where nothing records, as in torch
+  // Moving a tensor that needs a gradient to another device would cut its path: refused.
+  assert.throws(
+    () => x.mul(2).to("webgpu"),
+    /to\("webgpu"\): .* needs a gradient, which cannot flow back/,
+  );
+  assert.equal(x.to("cpu"), x, "same device: the tensor itself, path kept");
+  assert.equal(x.to("meta").needsGrad, false);
   // Everything stays usable after an error.
   x.grad = null;
   x.mul(2).sum().backward();
