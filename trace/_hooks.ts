@@ -1,16 +1,20 @@
-// The modules a graph names and the hooks set on them: one entry per module path with its
-// getters and call counter. Installs and removes hooks, and calls a module for the graph with
-// events ignored; what an event does is the caller's.
+// The modules a graph names and the hooks set on them: one entry per module or `.source` point
+// path with its getters and call counter. Installs and removes hooks, and calls a module for the
+// graph with events ignored; what an event does is the caller's.
 
 import { lockOf, type ModelLock } from "../model/lock.ts";
 import type { Module, ModuleHook } from "../model/module.ts";
 import type { Node } from "./graph.ts";
+import { resolvePoint } from "./source.ts";
 
-/** One hooked module: its getters by event and how often it has been called. */
+/** One hooked module or point: its getters by event and how often it has been called. */
 export interface Entry {
+  /** The module, or for a point the module whose forward has it. */
   module: Module;
   path: string;
-  /** Calls so far in this run; call n is iteration n. */
+  /** The point's name (`"q"` for `attn.source.q`), or null for the module itself. */
+  point: string | null;
+  /** Calls (for a point, times it was reached) so far in this run; call n is iteration n. */
   calls: number;
   inputs: Node[];
   outputs: Node[];
@@ -58,8 +62,17 @@ export class HookSet {
     let e = this.#entries.get(path);
     if (!e) {
       const module = this.#root.getModule(path);
-      if (!module) throw new RangeError(`Unknown module "${path}" in the graph`);
-      e = { module, path, calls: 0, inputs: [], outputs: [], skipBox: null };
+      const point = module ? undefined : resolvePoint(this.#root, path);
+      if (!module && !point) throw new RangeError(`Unknown module "${path}" in the graph`);
+      e = {
+        module: module ?? point!.module,
+        path,
+        point: point?.name ?? null,
+        calls: 0,
+        inputs: [],
+        outputs: [],
+        skipBox: null,
+      };
       this.#entries.set(path, e);
     }
     (node.kind === "output" ? e.outputs : e.inputs).push(node);
@@ -79,7 +92,19 @@ export class HookSet {
     }
     BUSY.add(this.#root);
     this.#installed = true;
-    for (const e of this.#entries.values()) e.module.hook = this.#hook(e, handle);
+    const byModule = new Map<Module, { own?: Entry; points: Map<string, Entry> }>();
+    for (const e of this.#entries.values()) {
+      let m = byModule.get(e.module);
+      if (!m) byModule.set(e.module, m = { points: new Map() });
+      if (e.point === null) m.own = e;
+      else m.points.set(e.point, e);
+    }
+    for (const [module, m] of byModule) {
+      module.hook = {
+        ...(m.own ? this.#hook(m.own, handle) : {}),
+        ...this.#pointHook(m.points, handle),
+      };
+    }
   }
 
   /** Removes every hook `install` set (nothing when install refused). */
@@ -88,6 +113,11 @@ export class HookSet {
     for (const e of this.#entries.values()) e.module.hook = null;
     BUSY.delete(this.#root);
     this.#installed = false;
+  }
+
+  /** "called", or "reached" for a point: what `calls(path)` counts. */
+  verb(path: string): string {
+    return this.#entries.get(path)?.point == null ? "called" : "reached";
   }
 
   /** How many times the module at `path` was called (registered modules only). */
@@ -113,6 +143,19 @@ export class HookSet {
   /** True when an event is not the run's: the graph's own call, or another caller's. */
   get #ignored(): boolean {
     return this.#muted || !this.#lock.ownsCalls;
+  }
+
+  /** The part of a module's hook that serves its observed points (none: an empty object). */
+  #pointHook(points: Map<string, Entry>, handle: EventHandler): ModuleHook {
+    if (points.size === 0) return {};
+    return {
+      points: new Set(points.keys()),
+      point: (_m, name, value) => {
+        const e = points.get(name);
+        if (!e || this.#ignored) return undefined;
+        return handle(e, false, value, e.calls++);
+      },
+    };
   }
 
   #hook(e: Entry, handle: EventHandler): ModuleHook {

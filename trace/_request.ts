@@ -26,6 +26,8 @@ export interface RequestChecks {
   limits: Required<GraphLimits>;
   /** True when `path` names a module of the model. */
   hasModule(path: string): boolean;
+  /** True when `path` names a point of a module's forward (`<module>.source.<name>`). */
+  hasPoint?(path: string): boolean;
   /** Checks the mode (throws a GraphValidationError through {@link invalid}). */
   mode(mode: Record<string, unknown>): void;
   /** Checks the decoded inputs for this mode. */
@@ -68,6 +70,7 @@ export function checkRequest(request: unknown, format: string, c: RequestChecks)
     ...c.limits,
     invokes: inputs.length,
     hasModule: (p) => c.hasModule(p),
+    hasPoint: (p) => c.hasPoint?.(p) ?? false,
   });
   const output = decode(request.output, "output");
   checkOutputRefs(output, graph, "output");

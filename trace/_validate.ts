@@ -18,6 +18,8 @@ export interface GraphCheckOptions extends GraphLimits {
   invokes?: number;
   /** True when `path` names a module of the model (getters, `module` nodes). */
   hasModule?: (path: string) => boolean;
+  /** True when `path` names a point of a module's forward (`transformer.h.0.attn.source.q`). */
+  hasPoint?: (path: string) => boolean;
 }
 
 /** One validated node, its literals decoded. */
@@ -200,9 +202,15 @@ function checkGetter(
       fail("path", path, "a module path without __proto__, constructor, prototype");
     }
   }
-  if (opts.hasModule && !opts.hasModule(path as string)) {
-    fail("path", path, "the path of a module of this model");
+  const point = opts.hasPoint?.(path as string) === true;
+  if (opts.hasModule && !point && !opts.hasModule(path as string)) {
+    fail(
+      "path",
+      path,
+      "the path of a module of this model, or of a point (<module>.source.<name>)",
+    );
   }
+  if (point && n.kind !== "output") fail("kind", n.kind, '"output" (a point has no input)');
   if (!KINDS.includes(n.kind as string)) fail("kind", n.kind, '"input", "inputs" or "output"');
   return { path: path as string, kind: n.kind as EventKind, steps: checkSteps(n.steps, fail) };
 }

@@ -164,7 +164,9 @@ export class Interleaver {
   missingError(node: Node, more = 0): MissingValueError {
     const key = this.#g.describe(node.id);
     const calls = this.#hooks.calls(node.path!);
-    const never = calls === 0 ? ` and never called "${node.path || "model"}"` : "";
+    const never = calls === 0
+      ? ` and never ${this.#hooks.verb(node.path!)} "${node.path || "model"}"`
+      : "";
     const also = more > 0 ? ` (and ${more} more)` : "";
     return new MissingValueError(
       `${key} was never produced: ${this.#ctx.summary()}${never}${also}`,
