@@ -101,14 +101,17 @@ deviceTest(
     const tol = { atol: 1e-4, rtol: 1e-4 };
     await assertClose(s.probs, probsRef, { ...tol, msg: "probs point" });
     // Saved values come back on the cpu; run the checks on the model's device.
-  const [y, p] = attend(s.q.to(device), s.k.to(device), s.v.to(device), {
+    const [y, p] = attend(s.q.to(device), s.k.to(device), s.v.to(device), {
       scale: 8 ** -0.5,
       bias: attentionBias(1, 11, 0, undefined, device),
     });
     await assertClose(p, probsRef, { ...tol, msg: "probs from the q, k, v points" });
     await assertClose(y.transpose(1, 2).reshape(1, 11, 32), s.context, { ...tol, msg: "context" });
     const oProj = model.module.getModule("model.layers.0.self_attn.o_proj")!;
-    await assertClose(oProj.callUntyped(s.context.to(device)) as Tensor, s.out, { ...EXACT, msg: "o_proj" });
+    await assertClose(oProj.callUntyped(s.context.to(device)) as Tensor, s.out, {
+      ...EXACT,
+      msg: "o_proj",
+    });
     await assertClose(s.out, LLAMA_REF.forward.activations["model.layers.0.self_attn"], tol);
     await assertClose(s.act, s.downIn, { ...EXACT, msg: "act is down_proj's input" });
   },
