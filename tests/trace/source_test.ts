@@ -219,3 +219,42 @@ Deno.test("source: unknown points, inputs and graph JSON", async () => {
   await assert.rejects(model.run(json), /a module of this model, or of a point/);
   assert.ok(Graph.fromJSON(JSON.parse(JSON.stringify(req.graph))));
 });
+
+const FAMILIES = [
+  "tiny-llama",
+  "tiny-mistral",
+  "tiny-qwen2",
+  "tiny-qwen3",
+  "tiny-gemma2",
+  "tiny-gpt-neox",
+  "tiny-olmo2",
+];
+for (const name of FAMILIES) {
+  deviceTest(
+    `source: ${name} probs, context and act match the fixture and modules`,
+    async (device) => {
+      const dir = new URL(`../fixtures/${name}/`, import.meta.url);
+      const ref: Json = JSON.parse(await Deno.readTextFile(new URL("reference.json", dir)));
+      const model = await LanguageModel.load<object>(dir.pathname, { device });
+      const p = model.paths;
+      const layer = p.layers.split(".").reduce((e, part) => e.child(part), model.envoy).at(0);
+      const attn = layer.child(p.attention), mlp = layer.child(p.mlp);
+      const out = attn.module.child("o_proj") ? "o_proj" : "dense";
+      const down = mlp.module.child("down_proj") ? "down_proj" : "dense_4h_to_h";
+      const ids = tensor([ref.prompt.ids], undefined, { dtype: "int32", device });
+      const s = await model.trace(ids, () => ({
+        probs: attn.source.probs.output,
+        weights: attn.output[1],
+        context: attn.source.context.output,
+        outIn: attn.child(out).input,
+        act: mlp.source.act.output,
+        downIn: mlp.child(down).input,
+      }));
+      const tol = { atol: 1e-4, rtol: 1e-4, msg: `${name} probs` };
+      await assertClose(s.probs, ref.forward.attention_probs_layer0, tol);
+      await assertClose(s.weights, s.probs, { ...EXACT, msg: `${name} attn_weights` });
+      await assertClose(s.outIn, s.context, { ...EXACT, msg: `${name} context` });
+      await assertClose(s.downIn, s.act, { ...EXACT, msg: `${name} act` });
+    },
+  );
+}
