@@ -5,7 +5,8 @@ import { printLog } from "./_log.ts";
 import { opSpec } from "./_node_ops.ts";
 import type { TraceMemory } from "./_memory.ts";
 import { MissingValueError } from "./errors.ts";
-import { type Graph, isPlain, type Node, Ref } from "./graph.ts";
+import { type Graph, type Node, Ref } from "./graph.ts";
+import { mapLeaves } from "./_tree.ts";
 import type { Interleaver } from "./interleaver.ts";
 import { AS_NODE, isProxy, nodeOf, type Value } from "./proxy.ts";
 
@@ -109,16 +110,12 @@ export class SavedValues {
 
   /** Replaces proxies, Refs and containers in `v` by their values. */
   resolve(v: unknown): unknown {
-    if (isProxy(v)) return this.#values.get(nodeOf(v).id);
-    if (v instanceof Ref) return this.#values.get(v.id);
-    if (v !== null && typeof v === "object" && AS_NODE in v) {
-      return (v as unknown as { value: unknown }).value;
-    }
-    if (Array.isArray(v)) return v.map((x) => this.resolve(x));
-    if (isPlain(v)) {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.resolve(x)]));
-    }
-    return v;
+    return mapLeaves(v, (x) => {
+      if (isProxy(x)) return this.#values.get(nodeOf(x).id);
+      if (x instanceof Ref) return this.#values.get(x.id);
+      if (isNodeLike(x)) return (x as unknown as { value: unknown }).value;
+      return x;
+    }, { leaf: (x) => isProxy(x) || isNodeLike(x) });
   }
 
   /** Why node `n` never ran: a getter that never fired, or a false condition. */
@@ -137,4 +134,9 @@ export class SavedValues {
       ? "its tracer.cond() condition was false"
       : "it never ran";
   }
+}
+
+/** A container (list, dict) or other object that stands for a node. */
+function isNodeLike(v: unknown): boolean {
+  return v !== null && typeof v === "object" && AS_NODE in v;
 }

@@ -5,7 +5,7 @@
 import { decodeChecked, type GraphLimits, quote, resolveLimits } from "./_decode.ts";
 import { type ArgCheck, isNodeOp, opSpec } from "./_node_ops.ts";
 import { FORBIDDEN_KEYS } from "./_ops.ts";
-import { isPlain, Ref } from "./_values.ts";
+import { collectRefs, isPlain, Ref } from "./_values.ts";
 import { GraphLimitError, GraphValidationError } from "./errors.ts";
 
 export { DEFAULT_LIMITS, type GraphLimits, resolveLimits } from "./_decode.ts";
@@ -114,7 +114,7 @@ function checkNode(
     decodeChecked(a, `args[${i}]`, { limits, fail, node: id }, 1)
   );
   const deps: number[] = [];
-  collectChecked(args, deps);
+  collectRefs(args, deps);
   const earlier = (d: number, field: string) => {
     if (Number.isSafeInteger(d) && d >= 0 && d < id) return;
     const found = Number.isSafeInteger(d) ? `a reference to %${d}` : d;
@@ -180,12 +180,6 @@ function checkNode(
     saved: n.saved === true,
     getter,
   };
-}
-
-function collectChecked(v: unknown, out: number[]): void {
-  if (v instanceof Ref) out.push(v.id);
-  else if (Array.isArray(v)) { for (const x of v) collectChecked(x, out); }
-  else if (isPlain(v)) { for (const x of Object.values(v)) collectChecked(x, out); }
 }
 
 function checkGetter(

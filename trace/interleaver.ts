@@ -111,7 +111,7 @@ export class Interleaver {
       }
     });
     const args = nodes.map((node) => node.args.map((a) => onDevice(a, ctx.device)));
-    mem.own(args); // literal tensors copied to the model's device
+    for (const a of args) for (const x of a) mem.own(x); // literal tensors copied to the device
     this.#flow = new Dataflow(graph, { args, run: (node, a) => this.#run(node, a), mem });
     for (const node of nodes) {
       this.#editTarget[node.id] = editTarget(nodes, node);
