@@ -13,6 +13,7 @@ import { TraceMemory } from "./_memory.ts";
 import { editTarget, type NodeOpSpec, type OpContext, opSpec } from "./_node_ops.ts";
 import { kindOf, onDevice } from "./_ops.ts";
 import { BatchRows } from "./_rows.ts";
+import type { RunOutcome } from "./_saved.ts";
 import {
   GraphLimitError,
   InterventionError,
@@ -174,14 +175,19 @@ export class Interleaver {
     );
   }
 
+  /** What the run leaves for its saved values: the dataflow, and why a getter never fired. */
+  get outcome(): RunOutcome {
+    return {
+      values: this.#flow,
+      stopped: this.stopped,
+      missing: (n) => this.missingError(n).message,
+      logs: this.#logs.pending,
+    };
+  }
+
   /** `tracer.log` arguments held back to print after the run (webgpu values), in order. */
   get pendingLogs(): readonly unknown[][] {
     return this.#logs.pending;
-  }
-
-  /** Whether node `id` has a value, and the value. */
-  valueOf(id: number): { ok: boolean; value: unknown } {
-    return this.#flow.valueOf(id);
   }
 
   /**
