@@ -3,7 +3,7 @@
 // the node-count limit. Builds no graph and runs nothing.
 
 import { decodeChecked, type GraphLimits, quote, resolveLimits } from "./_decode.ts";
-import { type ArgCheck, isNodeOp, opSpec } from "./_node_ops.ts";
+import { type ArgCheck, isNodeOp, NODE_OPS, opSpec } from "./_node_ops.ts";
 import { FORBIDDEN_KEYS } from "./_ops.ts";
 import { collectRefs, isPlain, Ref } from "./_values.ts";
 import { GraphLimitError, GraphValidationError } from "./errors.ts";
@@ -46,6 +46,8 @@ const NODE_KEYS = new Set([
   "steps",
 ]);
 const KINDS: readonly string[] = ["input", "inputs", "output"];
+/** The ops a request may hold: the table's serialisable rows (not `apply`). */
+const JSON_OPS = (Object.keys(NODE_OPS) as NodeOp[]).filter((op) => opSpec(op).serialisable);
 const PATH = /^(?:[A-Za-z_][A-Za-z0-9_]*|\d+)(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|\d+))*$/;
 
 /** Checks a graph's JSON node by node and returns its nodes decoded; throws on the first fault. */
@@ -95,11 +97,7 @@ function checkNode(
   }
   const op = n.op;
   if (!isNodeOp(op)) {
-    return fail(
-      "op",
-      op,
-      "a node op: getter, result, stop, getattr, call, getitem, set, swap, skip, module, log, list, dict, append, dictset, grad, gradset, backward",
-    );
+    return fail("op", op, `a node op: ${JSON_OPS.join(", ")}`);
   }
   const spec = opSpec(op);
   if (!spec.serialisable) {
