@@ -183,6 +183,22 @@ deviceTest("source: points during generate, per step with .all() and .next()", a
   assert.deepEqual(await a.toArray(), await b.toArray());
 });
 
+deviceTest("source: .grad of a point is the gradient of the input it feeds", async (device) => {
+  const model = await gpt2(device);
+  const attn = model.transformer.h[1].attn;
+  let viaPoint!: P, viaModule!: P, probsGrad!: P;
+  await model.trace(PROMPT, () => {
+    viaPoint = attn.source.context.output.grad.save();
+    viaModule = attn.c_proj.input.grad.save();
+    probsGrad = attn.source.probs.output.grad.save();
+    model.lm_head.output.get("0, -1, 0").backward();
+  });
+  assert.deepEqual(viaPoint.value.shape, [1, 10, 32]);
+  await assertClose(viaPoint.value, viaModule.value, { ...EXACT, msg: "context .grad" });
+  assert.deepEqual(probsGrad.value.shape, [1, 4, 10, 10]);
+  assert.ok((await probsGrad.value.abs().sum().item()) > 0, "probs get a gradient");
+});
+
 Deno.test("source: unknown points, inputs and graph JSON", async () => {
   const model = await gpt2("cpu");
   await assert.rejects(
