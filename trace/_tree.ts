@@ -159,3 +159,51 @@ export function mapLeaves(
   };
   return walk(v);
 }
+
+/** How {@link foldTree} combines: leaves, then each array's items and each object's entries. */
+export interface TreeFold<R> {
+  leaf(x: unknown, path: TreePath): R;
+  array(items: R[]): R;
+  object(entries: [string, R][]): R;
+}
+
+/**
+ * Folds `v` bottom-up with `f` (a description, a size); walks like forEachLeaf.
+ *
+ * @example
+ * ```ts ignore
+ * foldTree([1, { a: 2 }], { leaf: String, array: (xs) => `[${xs}]`, object: (es) => `{${es}}` });
+ * // "[1,{a,2}]"
+ * ```
+ */
+export function foldTree<R>(v: unknown, f: TreeFold<R>, opts: WalkOptions = {}): R {
+  const path: (string | number)[] = [];
+  const open = new Set<object>();
+  const walk = (x: unknown): R => {
+    if (!isBranch(x) || opts.leaf?.(x, path)) return f.leaf(x, path);
+    if (path.length >= MAX_TREE_DEPTH) throw tooDeep(path);
+    if (open.has(x)) throw cycle(path);
+    open.add(x);
+    let out: R;
+    if (Array.isArray(x)) {
+      out = f.array(x.map((item, i) => {
+        path.push(i);
+        const y = walk(item);
+        path.pop();
+        return y;
+      }));
+    } else {
+      out = f.object(
+        Object.keys(x).map((k) => {
+          path.push(k);
+          const y = walk(x[k]);
+          path.pop();
+          return [k, y];
+        }),
+      );
+    }
+    open.delete(x);
+    return out;
+  };
+  return walk(v);
+}

@@ -7,6 +7,7 @@ import { tensor } from "../../engine/mod.ts";
 import { resolveLimits } from "../../trace/_decode.ts";
 import { BatchRows } from "../../trace/_rows.ts";
 import {
+  foldTree,
   forEachLeaf,
   isBranch,
   mapLeaves,
@@ -15,6 +16,7 @@ import {
   type TreePath,
 } from "../../trace/_tree.ts";
 import { collectRefs, decodeValue, encodeValue, Ref } from "../../trace/_values.ts";
+import { Graph } from "../../trace/graph.ts";
 import { LanguageModel } from "../../trace/language_model.ts";
 
 /** `[[...[leaf]...]]` with `levels` arrays around `leaf`. */
@@ -125,4 +127,21 @@ Deno.test("tree: recording a too deep or cyclic argument fails when it is record
     model.trace("Hi", (t) => void t.log(nest(MAX_TREE_DEPTH + 1))),
     /deeper than 64 levels/,
   );
+});
+
+Deno.test("tree: foldTree folds bottom-up; node descriptions use it", () => {
+  const size = foldTree([1, { a: [2, 3] }], {
+    leaf: () => 1,
+    array: (xs) => xs.reduce((a, b) => a + b, 0),
+    object: (es) => es.reduce((a, [, b]) => a + b, 0),
+  });
+  assert.equal(size, 3);
+  assert.throws(
+    () => foldTree(nest(MAX_TREE_DEPTH + 1), { leaf: () => 0, array: () => 0, object: () => 0 }),
+    RangeError,
+  );
+  const g = new Graph();
+  const x = g.add("list", [], []);
+  g.add("log", [[new Ref(x.id), { k: "s" }], { kind: "slice", start: 1, stop: null }], [x.id]);
+  assert.equal(g.describe(1), 'log([list(), {k: "s"}], slice(1:))');
 });
