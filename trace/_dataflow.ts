@@ -7,7 +7,7 @@ import { opSpec } from "./_node_ops.ts";
 import { truthy } from "./_ops.ts";
 import { NodeQueue } from "./_queue.ts";
 import { Ref } from "./_values.ts";
-import { mapLeaves } from "./_tree.ts";
+import { isBranch, mapLeaves } from "./_tree.ts";
 import type { Graph, Node } from "./graph.ts";
 
 /** Computes a non-provider node's value from its resolved arguments. */
@@ -159,6 +159,9 @@ export class Dataflow {
 
   /** `a` with every Ref replaced by its node's value. */
   #resolve(a: unknown): unknown {
-    return mapLeaves(a, (x) => (x instanceof Ref ? this.#values[x.id] : x));
+    if (a instanceof Ref) return this.#values[a.id];
+    return isBranch(a) ? mapLeaves(a, this.#valueOfRef) : a;
   }
+
+  readonly #valueOfRef = (x: unknown): unknown => (x instanceof Ref ? this.#values[x.id] : x);
 }

@@ -10,7 +10,7 @@ import {
   type TracedProperty,
 } from "./_methods.ts";
 import { nearest } from "./errors.ts";
-import { mapLeaves } from "./_tree.ts";
+import { isBranch, mapLeaves } from "./_tree.ts";
 import { type AddOptions, type Node, type NodeOp, Ref } from "./graph.ts";
 
 /** Run-time values are whatever the model produces (tensors, tuples, ids): typed loosely. */
@@ -185,25 +185,32 @@ export function makeProxy(
  * pushed on `deps`), arrays and object literals are walked, anything else is a literal.
  */
 export function toArg(rec: Recorder, v: unknown, deps: number[], reads?: NodeLike[]): unknown {
-  return mapLeaves(v, (x) => {
-    if (isProxy(x)) {
-      if (recorderOf(x) !== rec) {
-        throw new TypeError(
-          `A proxy from another trace was used here: pass its saved .value instead`,
-        );
-      }
-      const n = nodeOf(x);
-      deps.push(n.id);
-      return new Ref(n.id);
+  if (!isBranch(v)) return argLeaf(rec, v, deps, reads);
+  return mapLeaves(v, (x) => argLeaf(rec, x, deps, reads), { leaf: isNodeOrProxy });
+}
+
+function argLeaf(rec: Recorder, x: unknown, deps: number[], reads?: NodeLike[]): unknown {
+  if (isProxy(x)) {
+    if (recorderOf(x) !== rec) {
+      throw new TypeError(
+        `A proxy from another trace was used here: pass its saved .value instead`,
+      );
     }
-    if (isNodeLike(x)) {
-      reads?.push(x);
-      const n = x[AS_NODE](rec);
-      deps.push(n.id);
-      return new Ref(n.id);
-    }
-    return x;
-  }, { leaf: (x) => isProxy(x) || isNodeLike(x) });
+    const n = nodeOf(x);
+    deps.push(n.id);
+    return new Ref(n.id);
+  }
+  if (isNodeLike(x)) {
+    reads?.push(x);
+    const n = x[AS_NODE](rec);
+    deps.push(n.id);
+    return new Ref(n.id);
+  }
+  return x;
+}
+
+function isNodeOrProxy(v: unknown): boolean {
+  return isProxy(v) || isNodeLike(v);
 }
 
 function isNodeLike(v: unknown): v is NodeLike {
