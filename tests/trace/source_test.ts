@@ -258,7 +258,11 @@ for (const name of FAMILIES) {
       const out = attn.module.child("o_proj") ? "o_proj" : "dense";
       const down = mlp.module.child("down_proj") ? "down_proj" : "dense_4h_to_h";
       const ids = tensor([ref.prompt.ids], undefined, { dtype: "int32", device });
+      const config = JSON.parse(await Deno.readTextFile(new URL("config.json", dir)));
       const s = await model.trace(ids, () => ({
+        q: attn.source.q.output,
+        k: attn.source.k.output,
+        scores: attn.source.scores.output,
         probs: attn.source.probs.output,
         weights: attn.output[1],
         context: attn.source.context.output,
@@ -271,6 +275,20 @@ for (const name of FAMILIES) {
       await assertClose(s.weights, s.probs, { ...EXACT, msg: `${name} attn_weights` });
       await assertClose(s.outIn, s.context, { ...EXACT, msg: `${name} context` });
       await assertClose(s.downIn, s.act, { ...EXACT, msg: `${name} act` });
+      await assertClose(s.scores.softmax(-1), s.probs, { atol: 1e-6, rtol: 1e-5, msg: "scores" });
+      const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
+      assert.equal(s.k.shape[1], kvHeads, `${name}: k has the kv heads`);
+      // The last query's score for its own key (never masked) is q . k scaled, then softcapped.
+      const H = config.num_attention_heads, D = s.q.shape[3];
+      const scale = (config.query_pre_attn_scalar ?? D) ** -0.5,
+        cap = config.attn_logit_softcapping;
+      const [q, k] = [await s.q.get("0, :, -1").toArray(), await s.k.get("0, :, -1").toArray()];
+      const want = (q as number[][]).map((qh, h) => {
+        const kh = (k as number[][])[Math.floor(h / (H / kvHeads))];
+        const dot = qh.reduce((a, x, d) => a + x * kh[d], 0) * scale;
+        return cap ? cap * Math.tanh(dot / cap) : dot;
+      });
+      await assertClose(s.scores.get("0, :, -1, -1"), want, { atol: 1e-4, rtol: 1e-4, msg: "q.k" });
     },
   );
 }
