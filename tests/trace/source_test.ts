@@ -199,6 +199,25 @@ deviceTest("source: .grad of a point is the gradient of the input it feeds", asy
   assert.ok((await probsGrad.value.abs().sum().item()) > 0, "probs get a gradient");
 });
 
+deviceTest("source: an invoke sees and edits only its own rows of a point", async (device) => {
+  const model = await gpt2(device);
+  const attn = model.transformer.h[0].attn;
+  const bias = model.module.getModule("transformer.h.0.attn.c_proj")!.parameter("bias");
+  const got: P[] = [];
+  await model.trace((t) => {
+    t.invoke(PROMPT, () => void got.push(attn.source.probs.output.save(), attn.output[0].save()));
+    t.invoke(PROMPT, () => {
+      attn.source.probs.output = attn.source.probs.output.mul(0);
+      got.push(attn.output[0].save());
+    });
+  });
+  const [probs, kept, zeroed] = got.map((p) => p.value as Tensor);
+  assert.deepEqual(probs.shape, [1, 4, 10, 10]);
+  const alone = await model.trace(PROMPT, () => attn.output[0]);
+  await assertClose(kept, alone, { ...ACT, msg: "invoke 0 is untouched" });
+  await assertClose(zeroed, bias.reshape(1, 1, 32).expand([1, 10, 32]), { ...EXACT, msg: "1" });
+});
+
 Deno.test("source: unknown points, inputs and graph JSON", async () => {
   const model = await gpt2("cpu");
   await assert.rejects(
