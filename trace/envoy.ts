@@ -34,12 +34,15 @@ export class Envoy {
   readonly #prefixes: readonly string[];
   readonly #children = new Map<string, Envoy>();
   #source: SourceEnvoy | null = null;
+  /** Where the shared step cursors know this envoy. */
+  readonly #site: CursorSite;
 
   /** Wraps `module`; use `Envoy.of(root)` to get the proxied form with child access. */
   constructor(module: Module, parent?: readonly string[]) {
     this.module = module;
     this.path = module.path;
     this.#prefixes = parent ? [...parent, module.path] : [module.path];
+    this.#site = { path: this.path, prefixes: this.#prefixes, label: String(this) };
   }
 
   /** The envoy of `module` with children reachable as properties. */
@@ -184,10 +187,6 @@ export class Envoy {
   /** `Envoy(transformer.h.0)`. */
   toString(): string {
     return `Envoy(${this.path || "model"})`;
-  }
-
-  get #site(): CursorSite {
-    return { path: this.path, prefixes: this.#prefixes, label: String(this) };
   }
 
   #getter(kind: EventKind): InterventionProxy {
