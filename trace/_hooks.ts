@@ -2,18 +2,18 @@
 // path with its getters and call counter. Installs and removes hooks, and calls a module for the
 // graph with events ignored; what an event does is the caller's.
 
+import { resolvePoint } from "./source.ts";
 import { lockOf, type ModelLock } from "../model/lock.ts";
 import type { Module, ModuleHook } from "../model/module.ts";
 import type { Node } from "./graph.ts";
-import { resolvePoint } from "./source.ts";
 
 /** One hooked module or point: its getters by event and how often it has been called. */
 export interface Entry {
   /** The module, or for a point the module whose forward has it. */
   module: Module;
   path: string;
-  /** The point's name (`"q"` for `attn.source.q`), or null for the module itself. */
-  point: string | null;
+  /** The point's name (`"q"` for `attn.source.q`); absent for the module itself. */
+  point?: string;
   /** Calls (for a point, times it was reached) so far in this run; call n is iteration n. */
   calls: number;
   inputs: Node[];
@@ -59,20 +59,11 @@ export class HookSet {
   /** Registers a getter node on its module. */
   add(node: Node): void {
     const path = node.path!;
-    let e = this.#entries.get(path);
+    let e = this.#entries.get(path) ?? this.#pointEntry(path);
     if (!e) {
       const module = this.#root.getModule(path);
-      const point = module ? undefined : resolvePoint(this.#root, path);
-      if (!module && !point) throw new RangeError(`Unknown module "${path}" in the graph`);
-      e = {
-        module: module ?? point!.module,
-        path,
-        point: point?.name ?? null,
-        calls: 0,
-        inputs: [],
-        outputs: [],
-        skipBox: null,
-      };
+      if (!module) throw new RangeError(`Unknown module "${path}" in the graph`);
+      e = { module, path, calls: 0, inputs: [], outputs: [], skipBox: null };
       this.#entries.set(path, e);
     }
     (node.kind === "output" ? e.outputs : e.inputs).push(node);
@@ -96,7 +87,7 @@ export class HookSet {
     for (const e of this.#entries.values()) {
       let m = byModule.get(e.module);
       if (!m) byModule.set(e.module, m = { points: new Map() });
-      if (e.point === null) m.own = e;
+      if (e.point === undefined) m.own = e;
       else m.points.set(e.point, e);
     }
     for (const [module, m] of byModule) {
@@ -115,9 +106,27 @@ export class HookSet {
     this.#installed = false;
   }
 
+  /** A new entry for the point at `path` (`<module>.source.<name>`), or undefined. */
+  #pointEntry(path: string): Entry | undefined {
+    if (this.#root.getModule(path)) return undefined;
+    const p = resolvePoint(this.#root, path);
+    if (!p) return undefined;
+    const e: Entry = {
+      module: p.module,
+      path,
+      point: p.name,
+      calls: 0,
+      inputs: [],
+      outputs: [],
+      skipBox: null,
+    };
+    this.#entries.set(path, e);
+    return e;
+  }
+
   /** "called", or "reached" for a point: what `calls(path)` counts. */
   verb(path: string): string {
-    return this.#entries.get(path)?.point == null ? "called" : "reached";
+    return this.#entries.get(path)?.point === undefined ? "called" : "reached";
   }
 
   /** How many times the module at `path` was called (registered modules only). */

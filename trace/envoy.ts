@@ -2,14 +2,36 @@
 // the envoy's current steps (cursor from `.next()`, or an `.all()`/`.iter()` scope). Runs nothing.
 
 import { type Module, ModuleList } from "../model/module.ts";
-import { type CursorSite, getterAt, moveCursor, scopeSteps, swapAt } from "./_cursor.ts";
 import { nearest } from "./errors.ts";
-import type { EventKind } from "./graph.ts";
 import { type SourceEnvoy, sourceOf } from "./source.ts";
-import type { StepSpec } from "./steps.ts";
-import { activeRecorder, type InterventionProxy, isProxy } from "./proxy.ts";
+import type { EventKind } from "./graph.ts";
+import { parseSteps, type Steps, stepsKey, type StepSpec } from "./steps.ts";
+import { activeRecorder, type InterventionProxy, isProxy, type Recorder } from "./proxy.ts";
 
+interface Scope {
+  path: string;
+  steps: Steps;
+}
+
+/** Cursors, scopes and cached getters of one trace. */
+interface State {
+  offsets: Map<string, number>;
+  scopes: Scope[];
+  cache: Map<string, InterventionProxy>;
+}
+
+const states = new WeakMap<Recorder, State>();
 const INT = /^-?\d+$/;
+
+function stateOf(rec: Recorder): State {
+  let s = states.get(rec);
+  if (!s) states.set(rec, s = { offsets: new Map(), scopes: [], cache: new Map() });
+  return s;
+}
+
+function covers(scope: string, path: string): boolean {
+  return scope === "" || path === scope || path.startsWith(`${scope}.`);
+}
 
 /**
  * A module of the model as seen while a callback records: children by name (`envoy.attn`),
@@ -34,15 +56,15 @@ export class Envoy {
   readonly #prefixes: readonly string[];
   readonly #children = new Map<string, Envoy>();
   #source: SourceEnvoy | null = null;
-  /** Where the shared step cursors know this envoy. */
-  readonly #site: CursorSite;
 
-  /** Wraps `module`; use `Envoy.of(root)` to get the proxied form with child access. */
-  constructor(module: Module, parent?: readonly string[]) {
+  /**
+   * Wraps `module`; use `Envoy.of(root)` to get the proxied form with child access. A `path`
+   * other than the module's names one of its points (`<module>.source.<name>`, see source.ts).
+   */
+  constructor(module: Module, parent?: readonly string[], path: string = module.path) {
     this.module = module;
-    this.path = module.path;
-    this.#prefixes = parent ? [...parent, module.path] : [module.path];
-    this.#site = { path: this.path, prefixes: this.#prefixes, label: String(this) };
+    this.path = path;
+    this.#prefixes = parent ? [...parent, path] : [path];
   }
 
   /** The envoy of `module` with children reachable as properties. */
@@ -77,7 +99,20 @@ export class Envoy {
 
   /** Moves this envoy's (and its descendants') cursor `k` steps on for the rest of the trace. */
   next(k = 1): this {
-    moveCursor(this.#site, k);
+    const rec = activeRecorder(`${this}.next()`);
+    const st = stateOf(rec);
+    const scope = this.#scope(st);
+    if (scope) {
+      throw new TypeError(
+        `${this}.next() inside .all()/.iter() on "${
+          scope.path || "model"
+        }": the scope already selects the steps; call .next() outside it or pick steps with .iter()`,
+      );
+    }
+    if (!Number.isInteger(k) || k < 0) {
+      throw new RangeError(`next(${k}): k must be an integer >= 0`);
+    }
+    st.offsets.set(this.path, (st.offsets.get(this.path) ?? 0) + k);
     return this;
   }
 
@@ -97,15 +132,15 @@ export class Envoy {
   /** The step set for this envoy and its descendants for the rest of the trace; returns it. */
   iter(steps: StepSpec): this;
   iter(steps: StepSpec, fn?: () => void): this | void {
-    if (scopeSteps(this.#site, steps, fn)) return this;
-  }
-
-  /**
-   * The named intermediates of the module's forward (`attn.source.q`, `mlp.source.act`), each
-   * with `.output` like a module; an unknown name lists the module's points.
-   */
-  get source(): SourceEnvoy {
-    return this.#source ??= sourceOf(this.module, this.#prefixes);
+    const st = stateOf(activeRecorder(`${this}.iter()`));
+    const scope = { path: this.path, steps: parseSteps(steps) };
+    st.scopes.push(scope);
+    if (!fn) return this;
+    try {
+      fn();
+    } finally {
+      st.scopes.splice(st.scopes.lastIndexOf(scope), 1);
+    }
   }
 
   /** Replaces the module's output with `value` without running it (current steps). */
@@ -144,6 +179,14 @@ export class Envoy {
   map<U>(fn: (item: Envoy, index: number) => U): U[] {
     this.#list("mapped");
     return Array.from({ length: this.length }, (_, i) => fn(this.at(i), i));
+  }
+
+  /**
+   * The named intermediates of the module's forward (`attn.source.q`, `mlp.source.act`), each
+   * with `.output` like a module; an unknown name lists the module's points.
+   */
+  get source(): SourceEnvoy {
+    return this.#source ??= sourceOf(this.module, (p) => new Envoy(this.module, this.#prefixes, p));
   }
 
   #list(what: string): ModuleList {
@@ -189,12 +232,41 @@ export class Envoy {
     return `Envoy(${this.path || "model"})`;
   }
 
+  #scope(st: State): Scope | undefined {
+    for (let i = st.scopes.length - 1; i >= 0; i--) {
+      if (covers(st.scopes[i].path, this.path)) return st.scopes[i];
+    }
+    return undefined;
+  }
+
+  #steps(st: State): Steps {
+    const scope = this.#scope(st);
+    if (scope) return scope.steps;
+    let step = 0;
+    for (const p of this.#prefixes) step += st.offsets.get(p) ?? 0;
+    return { kind: "at", step };
+  }
+
   #getter(kind: EventKind): InterventionProxy {
-    return getterAt(this.#site, kind);
+    const rec = activeRecorder(`${this}.${kind}`);
+    const st = stateOf(rec);
+    const steps = this.#steps(st);
+    const key = `${this.path}|${kind}|${stepsKey(steps)}|${rec.currentInvoke}`;
+    let p = st.cache.get(key);
+    if (!p) {
+      p = rec.proxy(rec.add("getter", [], { path: this.path, kind, steps }));
+      st.cache.set(key, p);
+    }
+    return p;
   }
 
   #swap(kind: EventKind, value: unknown): void {
-    swapAt(this.#site, kind, value);
+    const rec = activeRecorder(`Setting ${this}.${kind}`);
+    const st = stateOf(rec);
+    const g = this.#getter(kind);
+    rec.add("swap", [g, value]);
+    // Later reads see the replacement: they get a new getter, served after this swap.
+    st.cache.delete(`${this.path}|${kind}|${stepsKey(this.#steps(st))}|${rec.currentInvoke}`);
   }
 }
 

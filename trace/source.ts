@@ -1,9 +1,9 @@
 // `.source`: the named intermediates a module's forward hands to `Module.point` (attention's q,
 // k, v, scores, probs, context; the MLP's act), each an envoy with `.output` at the path
-// `<module path>.source.<name>`. Records getters through the shared cursors; runs nothing.
+// `<module path>.source.<name>`. Records through an envoy at that path; runs nothing.
 
 import type { Module } from "../model/module.ts";
-import { type CursorSite, getterAt, moveCursor, scopeSteps, swapAt } from "./_cursor.ts";
+import type { Envoy } from "./envoy.ts";
 import { nearest } from "./errors.ts";
 import type { StepSpec } from "./steps.ts";
 import type { InterventionProxy } from "./proxy.ts";
@@ -14,7 +14,8 @@ const SOURCE = "source";
 /**
  * One point of a module's forward (`model.transformer.h[0].attn.source.probs`): `.output` reads
  * or replaces it for the current steps, like a module's output; `.next()`, `.all()`, `.iter()`
- * move its cursor like an envoy's. A point has no input.
+ * move its cursor like an envoy's (an envoy at the point's path does the recording). A point has
+ * no input.
  *
  * @example
  * ```ts ignore
@@ -29,22 +30,22 @@ export class PointEnvoy {
   readonly path: string;
   /** The point's name (`"probs"`). */
   readonly name: string;
-  readonly #site: CursorSite;
+  readonly #at: Envoy;
 
-  /** The point `name` of the module at `owner` (an envoy's path) under `prefixes`. */
-  constructor(owner: string, name: string, prefixes: readonly string[]) {
+  /** The point `name`, recorded through `at`, an envoy at the point's path. */
+  constructor(name: string, at: Envoy) {
     this.name = name;
-    this.path = pointPath(owner, name);
-    this.#site = { path: this.path, prefixes: [...prefixes, this.path], label: String(this) };
+    this.path = at.path;
+    this.#at = at;
   }
 
   /** The point's value for the current steps (recorded as a getter node). */
   get output(): InterventionProxy {
-    return getterAt(this.#site, "output");
+    return this.#at.output;
   }
   /** Replaces the point's value for the current steps; the forward goes on with it. */
   set output(value: unknown) {
-    swapAt(this.#site, "output", value);
+    this.#at.output = value;
   }
   /** A point is a value inside a forward, not a call: reading its input is an error. */
   get input(): never {
@@ -55,7 +56,7 @@ export class PointEnvoy {
 
   /** Moves this point's cursor `k` steps on for the rest of the trace. */
   next(k = 1): this {
-    moveCursor(this.#site, k);
+    this.#at.next(k);
     return this;
   }
   /** Every step for this point: while `fn` records, or, called bare, for the rest of the trace. */
@@ -63,14 +64,16 @@ export class PointEnvoy {
   /** Every step for this point for the rest of the trace; returns it. */
   all(): this;
   all(fn?: () => void): this | void {
-    if (scopeSteps(this.#site, ":", fn)) return this;
+    return this.iter(":", fn as () => void);
   }
   /** A step set (`3`, `"2:5"`, `[0, 2, 4]`) for this point, like `all`. */
   iter(steps: StepSpec, fn: () => void): void;
   /** The step set for this point for the rest of the trace; returns it. */
   iter(steps: StepSpec): this;
   iter(steps: StepSpec, fn?: () => void): this | void {
-    if (scopeSteps(this.#site, steps, fn)) return this;
+    if (fn) return this.#at.iter(steps, fn);
+    this.#at.iter(steps);
+    return this;
   }
 
   /** `Point(transformer.h.0.attn.source.q)`. */
@@ -110,9 +113,14 @@ export function resolvePoint(
   return module && module.points.includes(name) ? { module, name } : undefined;
 }
 
-/** The `.source` of `module`'s envoy: its points by name, an error for any other name. */
-export function sourceOf(module: Module, prefixes: readonly string[]): SourceEnvoy {
-  const points = new Map(module.points.map((n) => [n, new PointEnvoy(module.path, n, prefixes)]));
+/**
+ * The `.source` of `module`'s envoy: its points by name, each recorded through `envoyAt(path)`,
+ * an envoy at the point's path; an error for any other name.
+ */
+export function sourceOf(module: Module, envoyAt: (path: string) => Envoy): SourceEnvoy {
+  const points = new Map(
+    module.points.map((n) => [n, new PointEnvoy(n, envoyAt(pointPath(module.path, n)))]),
+  );
   const where = `${module.path || "model"}.source`;
   return new Proxy(Object.create(null), {
     get(_t, prop) {
