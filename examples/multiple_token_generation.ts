@@ -28,7 +28,6 @@ export async function multipleTokenGeneration(model: LanguageModel): Promise<voi
   const layers = envoyAt(model, model.paths.layers) as EnvoyList;
   const lmHead = envoyAt(model, model.paths.lmHead);
   const generator = model.envoy.child("generator");
-  const streamer = generator.child("streamer");
   /** A layer's hidden state: output[0] where layers return tuples (GPT-2), else output. */
   const hiddenOf = (layer: Envoy): InterventionProxy =>
     model.paths.layerReturnsTuple ? layer.output[0] : layer.output;
@@ -88,7 +87,7 @@ export async function multipleTokenGeneration(model: LanguageModel): Promise<voi
   await model.generate(prompt, { maxNewTokens: 6 }, () => {
     model.iter("2:5", () => {
       hiddenOf(layers[0]).set(":", 0);
-      hidden.append(streamer.output); // the new token of steps 2, 3, 4
+      hidden.append(lmHead.output.get(":, -1").argmax(-1)); // the new token of steps 2, 3, 4
     });
     out = generator.output.save();
   });

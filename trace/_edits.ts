@@ -66,15 +66,19 @@ export function editSwap(_node: Node, args: unknown[], site: EditSite): unknown 
   return v;
 }
 
-/** Makes the module hand on `args[1]` without running (whole batch only). */
+/**
+ * Makes the module hand on `args[1]` without running. Inside one of several invokes the module
+ * still runs for the other rows, and its output's rows of this invoke are replaced by `args[1]`.
+ */
 export function editSkip(_node: Node, args: unknown[], site: EditSite): unknown {
   const { event: ev, getter, batch } = site;
   if (batch.of(getter.invoke)) {
-    throw new TypeError(
-      `skip() inside one of several invokes would replace every row's output: call it outside tracer.invoke() with a value for the whole batch`,
-    );
-  }
-  ev.entry.skipBox = { value: args[1] };
+    const output = { ...getter, kind: "output" as const };
+    ev.entry.skipRows.push((out) => {
+      checkStructure({ ...ev, value: out }, output, args[1]);
+      return batch.merge(out, args[1], getter.invoke);
+    });
+  } else ev.entry.skipBox = { value: args[1] };
   return args[1];
 }
 

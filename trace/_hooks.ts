@@ -20,6 +20,8 @@ export interface Entry {
   outputs: Node[];
   /** Set by a skip node during the input event; read by the skip hook. */
   skipBox: { value: unknown } | null;
+  /** Set by skip nodes inside invokes: each writes its invoke's rows into this call's output. */
+  skipRows: ((out: unknown) => unknown)[];
 }
 
 /** Models with a trace running: a second trace on one of them must wait. */
@@ -63,7 +65,7 @@ export class HookSet {
     if (!e) {
       const module = this.#root.getModule(path);
       if (!module) throw new RangeError(`Unknown module "${path}" in the graph`);
-      e = { module, path, calls: 0, inputs: [], outputs: [], skipBox: null };
+      e = { module, path, calls: 0, inputs: [], outputs: [], skipBox: null, skipRows: [] };
       this.#entries.set(path, e);
     }
     (node.kind === "output" ? e.outputs : e.inputs).push(node);
@@ -119,6 +121,7 @@ export class HookSet {
       inputs: [],
       outputs: [],
       skipBox: null,
+      skipRows: [],
     };
     this.#entries.set(path, e);
     return e;
@@ -180,9 +183,16 @@ export class HookSet {
         e.skipBox = null;
         return box ?? undefined;
       },
-      output: e.outputs.length
-        ? (_m, out) => (this.#ignored ? undefined : handle(e, false, out, e.calls - 1))
-        : undefined,
+      output: (_m, out) => {
+        if (this.#ignored) return undefined;
+        let v = out;
+        if (e.skipRows.length) {
+          for (const write of e.skipRows) v = write(v);
+          e.skipRows = [];
+        }
+        const replaced = e.outputs.length ? handle(e, false, v, e.calls - 1) : undefined;
+        return replaced ?? (v === out ? undefined : v);
+      },
     };
   }
 }

@@ -138,6 +138,7 @@ export const PROXY_NAMES: readonly string[] = [
   "backward",
   "save",
   "value",
+  "stop",
 ];
 
 /**

@@ -23,6 +23,7 @@ import {
   getAttr,
   getItem,
   setItem,
+  truthy,
 } from "./_ops.ts";
 import { isPlain, Ref } from "./_values.ts";
 import { providerKey } from "./errors.ts";
@@ -52,6 +53,10 @@ export interface OpContext {
   backward(metric: unknown, retain: boolean, node: Node): void;
   /** Replaces invoke `invoke`'s rows of the gradient that `grad` node `grad` is being served. */
   setGrad(grad: number, invoke: number, value: unknown, node: Node): void;
+  /** Ends the run now (`proxy.stop()`): the nodes that already ran keep their values. */
+  stop(): never;
+  /** A copy of weight `name` of the module at `path` (edits of it leave the model as it is). */
+  param(path: string, name: string): unknown;
 }
 
 /** How a description renders arguments. */
@@ -345,6 +350,51 @@ export const NODE_OPS = {
     },
     run: (a) => dictSet(a[0], a[1], a[2]),
     describe: (n, d) => `${d.arg(n.args[0])}[${JSON.stringify(n.args[1])}] = ${d.arg(n.args[2])}`,
+  },
+  branch: {
+    recordedBy: "tracer.cond(pred, fn).elif(pred, fn).else(fn)",
+    role: "value",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 2, "the earlier predicates of the chain and this branch's");
+      const earlier = args[0];
+      if (!Array.isArray(earlier) || earlier.some((p) => !c.target(p))) {
+        c.fail(0, earlier, "a list of references to the earlier predicates");
+      }
+    },
+    // True when every earlier predicate is false and this one is truthy.
+    run: (a, _ctx, n) =>
+      !(a[0] as unknown[]).some((p, i) => truthy(p, `%${(n.args[0] as Ref[])[i].id}`)) &&
+      truthy(a[1], `%${n.args[1] instanceof Ref ? n.args[1].id : n.id}`),
+    describe: (n, d) =>
+      `branch(${
+        [...(n.args[0] as unknown[]).map((p) => `not ${d.arg(p)}`), d.arg(n.args[1])].join(", ")
+      })`,
+  },
+  param: {
+    recordedBy: "envoy.weight, envoy.bias",
+    role: "value",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 2, "a module path and a weight name");
+      if (typeof args[0] !== "string") c.fail(0, args[0], "a module path");
+      if (typeof args[1] !== "string" || FORBIDDEN_KEYS.has(args[1])) {
+        c.fail(1, args[1], "a weight name (weight, bias)");
+      }
+    },
+    run: (a, ctx) => ctx.param(a[0] as string, a[1] as string),
+    describe: (n) => `${n.args[0] || "model"}.${n.args[1]}`,
+  },
+  stopafter: {
+    recordedBy: "proxy.stop()",
+    role: "value",
+    serialisable: true,
+    check(args, c) {
+      count(c, args, 1, "the value to stop after");
+      fromNode(c, args);
+    },
+    run: (_a, ctx) => ctx.stop(),
+    describe: (n, d) => `${d.arg(n.args[0])}.stop()`,
   },
 } as const satisfies Record<NodeOp, NodeOpSpec>;
 

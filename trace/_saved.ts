@@ -90,7 +90,9 @@ export class SavedValues {
       const { ok, value } = run.values.valueOf(n.id);
       if (ok) this.#values.set(n.id, value);
       else {
-        const why = run.stopped ? "the trace stopped early (tracer.stop())" : this.#why(run, n);
+        const why = run.stopped
+          ? "the trace stopped early (tracer.stop() or proxy.stop())"
+          : this.#why(run, n);
         this.#missing.set(n.id, why);
       }
     }

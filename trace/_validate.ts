@@ -158,7 +158,7 @@ function checkNode(
     },
   };
   spec.check(args, check);
-  if (op === "module" && opts.hasModule && !opts.hasModule(args[0] as string)) {
+  if ((op === "module" || op === "param") && opts.hasModule && !opts.hasModule(args[0] as string)) {
     fail("args[0]", args[0], "the path of a module of this model");
   }
   let getter: CheckedNode["getter"];

@@ -1,37 +1,16 @@
 // Envoy: mirrors one Module of the model tree. `.output`/`.input`/`.inputs` record getters for
-// the envoy's current steps (cursor from `.next()`, or an `.all()`/`.iter()` scope). Runs nothing.
+// the envoy's current steps (cursor from `.next()`, or an `.all()`/`.iter()` scope); `.weight`
+// and `.bias` record copies of its weights. Runs nothing.
 
 import { type Module, ModuleList } from "../model/module.ts";
 import { nearest } from "./errors.ts";
 import { type SourceEnvoy, sourceOf } from "./source.ts";
 import type { EventKind } from "./graph.ts";
-import { parseSteps, type Steps, stepsKey, type StepSpec } from "./steps.ts";
-import { activeRecorder, type InterventionProxy, isProxy, type Recorder } from "./proxy.ts";
+import { type Steps, stepsKey, type StepSpec } from "./steps.ts";
+import { advance, scopeOf, scopeSteps, type State, stateOf } from "./_scopes.ts";
+import { activeRecorder, type InterventionProxy, isProxy } from "./proxy.ts";
 
-interface Scope {
-  path: string;
-  steps: Steps;
-}
-
-/** Cursors, scopes and cached getters of one trace. */
-interface State {
-  offsets: Map<string, number>;
-  scopes: Scope[];
-  cache: Map<string, InterventionProxy>;
-}
-
-const states = new WeakMap<Recorder, State>();
 const INT = /^-?\d+$/;
-
-function stateOf(rec: Recorder): State {
-  let s = states.get(rec);
-  if (!s) states.set(rec, s = { offsets: new Map(), scopes: [], cache: new Map() });
-  return s;
-}
-
-function covers(scope: string, path: string): boolean {
-  return scope === "" || path === scope || path.startsWith(`${scope}.`);
-}
 
 /**
  * A module of the model as seen while a callback records: children by name (`envoy.attn`),
@@ -97,22 +76,37 @@ export class Envoy {
     this.#swap("inputs", value);
   }
 
-  /** Moves this envoy's (and its descendants') cursor `k` steps on for the rest of the trace. */
-  next(k = 1): this {
-    const rec = activeRecorder(`${this}.next()`);
-    const st = stateOf(rec);
-    const scope = this.#scope(st);
-    if (scope) {
-      throw new TypeError(
-        `${this}.next() inside .all()/.iter() on "${
-          scope.path || "model"
-        }": the scope already selects the steps; call .next() outside it or pick steps with .iter()`,
+  /**
+   * A copy of the module's weight, read when the trace runs (nnsight's parameter protocol):
+   * editing it (`.set(":", 0)`) changes the copy, never the model.
+   */
+  get weight(): InterventionProxy {
+    return this.#param("weight");
+  }
+  /** A copy of the module's bias, like {@link Envoy.weight}. */
+  get bias(): InterventionProxy {
+    return this.#param("bias");
+  }
+
+  #param(name: string): InterventionProxy {
+    const rec = activeRecorder(`${this}.${name}`);
+    const pre = this.path ? `${this.path}.` : "";
+    const own = this.module.namedParameters()
+      .map(([n]) => n.slice(pre.length))
+      .filter((n) => !n.includes("."));
+    if (!own.includes(name)) {
+      throw new RangeError(
+        `Module "${this.path || "model"}" has no parameter "${name}": it has ${
+          own.join(", ") || "none of its own (read them on its children)"
+        }`,
       );
     }
-    if (!Number.isInteger(k) || k < 0) {
-      throw new RangeError(`next(${k}): k must be an integer >= 0`);
-    }
-    st.offsets.set(this.path, (st.offsets.get(this.path) ?? 0) + k);
+    return rec.proxy(rec.add("param", [this.path, name]));
+  }
+
+  /** Moves this envoy's (and its descendants') cursor `k` steps on for the rest of the trace. */
+  next(k = 1): this {
+    advance(activeRecorder(`${this}.next()`), this.path, k, `${this}.next()`);
     return this;
   }
 
@@ -132,15 +126,8 @@ export class Envoy {
   /** The step set for this envoy and its descendants for the rest of the trace; returns it. */
   iter(steps: StepSpec): this;
   iter(steps: StepSpec, fn?: () => void): this | void {
-    const st = stateOf(activeRecorder(`${this}.iter()`));
-    const scope = { path: this.path, steps: parseSteps(steps) };
-    st.scopes.push(scope);
+    scopeSteps(activeRecorder(`${this}.iter()`), this.path, steps, fn);
     if (!fn) return this;
-    try {
-      fn();
-    } finally {
-      st.scopes.splice(st.scopes.lastIndexOf(scope), 1);
-    }
   }
 
   /** Replaces the module's output with `value` without running it (current steps). */
@@ -222,6 +209,35 @@ export class Envoy {
     return e;
   }
 
+  /**
+   * The envoy at dotted `path` below this one (`model.get("transformer.h.0.mlp")`; items of a
+   * list by index, negative from the end); "" is this envoy.
+   */
+  get(path: string): Envoy {
+    if (typeof path !== "string") {
+      throw new TypeError(`get() needs a dotted module path, got ${typeof path}`);
+    }
+    const step = (e: Envoy, part: string): Envoy =>
+      INT.test(part) && e.module instanceof ModuleList ? e.at(Number(part)) : e.child(part);
+    return path === "" ? this : path.split(".").reduce<Envoy>(step, this);
+  }
+
+  /** This envoy and every envoy below it, depth first; `include` filters them. */
+  modules(include?: (e: Envoy) => boolean): Envoy[] {
+    return this.namedModules(include).map(([, e]) => e);
+  }
+
+  /** `[path, envoy]` of this envoy and every envoy below it, depth first. */
+  namedModules(include?: (e: Envoy) => boolean): [string, Envoy][] {
+    const out: [string, Envoy][] = [];
+    const walk = (e: Envoy) => {
+      if (!include || include(e)) out.push([e.path, e]);
+      for (const c of e.children()) walk(c);
+    };
+    walk(this);
+    return out;
+  }
+
   /** The direct children's envoys. */
   children(): Envoy[] {
     return this.module.children().map(([n]) => this.child(n));
@@ -232,15 +248,8 @@ export class Envoy {
     return `Envoy(${this.path || "model"})`;
   }
 
-  #scope(st: State): Scope | undefined {
-    for (let i = st.scopes.length - 1; i >= 0; i--) {
-      if (covers(st.scopes[i].path, this.path)) return st.scopes[i];
-    }
-    return undefined;
-  }
-
   #steps(st: State): Steps {
-    const scope = this.#scope(st);
+    const scope = scopeOf(st, this.path);
     if (scope) return scope.steps;
     let step = 0;
     for (const p of this.#prefixes) step += st.offsets.get(p) ?? 0;
@@ -249,6 +258,14 @@ export class Envoy {
 
   #getter(kind: EventKind): InterventionProxy {
     const rec = activeRecorder(`${this}.${kind}`);
+    if (this.module instanceof ModuleList) {
+      const p = this.path || "model";
+      throw new TypeError(
+        `"${p}" is a list of modules and is never called itself, so it has no .${kind}: read its items' (${p}.0 to ${p}.${
+          this.length - 1
+        }), e.g. ${p}[0].${kind} or ${p}.map((b) => b.${kind})`,
+      );
+    }
     const st = stateOf(rec);
     const steps = this.#steps(st);
     const key = `${this.path}|${kind}|${stepsKey(steps)}|${rec.currentInvoke}`;

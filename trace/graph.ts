@@ -31,7 +31,10 @@ export type NodeOp =
   | "grad"
   | "gradset"
   | "backward"
-  | "stop";
+  | "stop"
+  | "branch"
+  | "stopafter"
+  | "param";
 
 /** Which value of a module call a getter reads. */
 export type EventKind = "input" | "inputs" | "output";

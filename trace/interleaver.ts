@@ -60,7 +60,7 @@ export class Interleaver {
   readonly #editTarget: Int32Array;
   /** Where nodes run now, for messages: a provider key. */
   #key = "the start of the run";
-  /** True once `tracer.stop()` ended the run. */
+  /** True once `tracer.stop()` or `proxy.stop()` ended the run. */
   stopped = false;
 
   /**
@@ -101,6 +101,16 @@ export class Interleaver {
       },
       backward: (metric, retain, node) => this.#grads.backward(metric, retain, node),
       setGrad: (grad, invoke, value, node) => this.#grads.setGrad(grad, invoke, value, node),
+      stop: () => {
+        this.stopped = true;
+        throw new StopSignal();
+      },
+      param: (path, name) => {
+        const w = root.getModule(path)?.parameter(name);
+        if (!w) throw new RangeError(`Unknown module "${path}"`);
+        this.#ops.budget(w.size, `${path}.${name}`);
+        return w.clone();
+      },
     };
     this.#grads = new GradRun(graph, this.#batch, (node, g, it) => {
       const key = this.#key;

@@ -7,6 +7,7 @@ import {
   resolveDevice,
   startThreads,
   Tensor,
+  tensor,
   tidy,
 } from "../engine/mod.ts";
 import { prepareBatch } from "../model/batch.ts";
@@ -38,6 +39,12 @@ import { withInterventions } from "./_nonfinite.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import type { Resolved, Tracer } from "./tracer.ts";
+
+/**
+ * Tokens a traced generate (one with a callback) adds when `maxNewTokens` is not given: 1, as
+ * nnsight 0.4's `LanguageModel._generate`. A plain `generate(input)` keeps HF's 20.
+ */
+export const TRACED_MAX_NEW_TOKENS = 1;
 
 /** What a LanguageModel accepts: text, several texts, token ids (one row or many), a Tensor. */
 export type ModelInput =
@@ -182,7 +189,10 @@ export class LanguageModel extends NNsight<CausalLM> {
     return super.scan(input, fn);
   }
 
-  /** Generates tokens; no callback resolves to all ids [B, prompt + new]. */
+  /**
+   * Generates tokens; no callback resolves to all ids [B, prompt + new] (20 new tokens unless
+   * `maxNewTokens` says otherwise; with a callback, 1, as in nnsight).
+   */
   generate(input: ModelInput, opts?: GenerateOptions): Promise<Tensor>;
   /** Generates from `input` with the interventions `fn` records. */
   generate<R>(input: ModelInput, opts: GenerateOptions, fn: TraceFn<R>): Promise<Resolved<R>>;
@@ -190,7 +200,11 @@ export class LanguageModel extends NNsight<CausalLM> {
   generate<R>(opts: GenerateOptions, fn: TraceFn<R>): Promise<Resolved<R>>;
   generate(a: unknown, b?: unknown, c?: unknown): Promise<unknown> {
     const bare = isPlain(a) && (typeof b === "function" || b === undefined);
-    const [inputs, opts, fn] = bare ? [[], a, b] : [[a], b === undefined ? {} : b, c];
+    const [inputs, given, fn] = bare ? [[], a, b] : [[a], b === undefined ? {} : b, c];
+    // nnsight 0.4: a traced generate with no max_new_tokens makes one token.
+    const opts = fn !== undefined && isPlain(given) && given.maxNewTokens === undefined
+      ? { ...given, maxNewTokens: TRACED_MAX_NEW_TOKENS }
+      : given;
     const mode: RunMode = { kind: "generate", options: opts as Record<string, unknown> };
     return this.execute(mode, inputs, fn as TraceFn<unknown> | undefined);
   }
@@ -212,6 +226,11 @@ export class LanguageModel extends NNsight<CausalLM> {
     } catch (e) {
       throw withInterventions(e, tracer.graph);
     }
+  }
+
+  /** `invoker.inputs` of a LanguageModel: the invoke's token-id rows (`number[][]`). */
+  protected override prepareInput(input: unknown): unknown {
+    return this.rowsOf(input);
   }
 
   /** Checks a request's mode: trace, or generate with valid options. */
@@ -331,6 +350,7 @@ export class LanguageModel extends NNsight<CausalLM> {
         batchSize: rows.length,
         device,
         body: async () => {
+          streamPrompt(model, rows, pad, device);
           const ids = await generateHeld(model, rows, { padTokenId: pad, ...options });
           steps = ids.shape[1] - width;
           return ids;
@@ -355,6 +375,27 @@ export class LanguageModel extends NNsight<CausalLM> {
       summary: () => "the forward pass ran once (use generate() for more steps)",
     };
   }
+}
+
+/**
+ * Calls `generator.streamer` with the left-padded prompt ids [B, T] before the first step, as
+ * transformers' generate() calls a streamer (so a traced streamer's step 0 is the prompt, then
+ * one step per token). The prompt is not fed back: replacing it is an error.
+ */
+function streamPrompt(model: CausalLM, rows: number[][], pad: number, device: Device): void {
+  const T = Math.max(...rows.map((r) => r.length));
+  const flat = new Int32Array(rows.length * T).fill(pad);
+  rows.forEach((r, b) => flat.set(r, b * T + T - r.length));
+  tidy(() => {
+    const ids = tensor(flat, [rows.length, T], { device, dtype: "int32" }); // (B, T)
+    const version = ids.storage.version;
+    const out = model.generator.streamer.call(ids);
+    if (out !== ids || ids.storage.version !== version) {
+      throw new TypeError(
+        'generator.streamer\'s first call (step 0) is the prompt, which generate() does not feed back: edit a token step instead (streamer.next() or iter("1:"))',
+      );
+    }
+  });
 }
 
 /** Starts the cpu's matmul worker pool once (one worker per extra core) for a cpu model. */

@@ -63,7 +63,9 @@ export {
   type TraceFn,
   type TraceRequest,
 } from "./nnsight.ts";
-export { type Resolved, Tracer } from "./tracer.ts";
+export { type Resolved, Tracer, type TracerOptions } from "./tracer.ts";
+export { Condition } from "./condition.ts";
+export { Invoker } from "./invoker.ts";
 export { Envoy } from "./envoy.ts";
 export { dict, DictProxy, list, ListProxy } from "./containers.ts";
 export type { InterventionProxy, Value } from "./proxy.ts";

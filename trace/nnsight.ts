@@ -115,6 +115,18 @@ export class NNsight<M extends Module = Module> {
     if (fn) this.envoy.iter(steps, fn);
     else this.envoy.iter(steps);
   }
+  /** The envoy at dotted `path` (`model.get("transformer.h.0.mlp")`). */
+  get(path: string): Envoy {
+    return this.envoy.get(path);
+  }
+  /** Every envoy of the model, root first, depth first; `include` filters them. */
+  modules(include?: (e: Envoy) => boolean): Envoy[] {
+    return this.envoy.modules(include);
+  }
+  /** `[path, envoy]` of every envoy of the model, root ("") first. */
+  namedModules(include?: (e: Envoy) => boolean): [string, Envoy][] {
+    return this.envoy.namedModules(include);
+  }
   /** Moves every module's cursor `k` steps on. */
   next(k = 1): this {
     this.envoy.next(k);
@@ -131,7 +143,7 @@ export class NNsight<M extends Module = Module> {
    * ```
    */
   record(fn: TraceFn<unknown>, opts: { input?: unknown; mode?: RunMode } = {}): TraceRequest {
-    const tracer = new Tracer();
+    const tracer = new Tracer(undefined, { prepare: (x) => this.prepareInput(x) });
     if (opts.input !== undefined) tracer.inputs.push(opts.input);
     const out = record(tracer, fn);
     return {
@@ -174,6 +186,11 @@ export class NNsight<M extends Module = Module> {
     return { output, saved: tracer.savedValues() };
   }
 
+  /** What `invoker.inputs` shows for one invoke's input: the input itself. */
+  protected prepareInput(input: unknown): unknown {
+    return input;
+  }
+
   /** Checks a request's mode: NNsight runs only `{kind: "trace"}`. */
   protected checkMode(mode: Record<string, unknown>): void {
     checkModeKind(mode, ["trace"]);
@@ -206,7 +223,7 @@ export class NNsight<M extends Module = Module> {
     meta = false,
   ): Promise<unknown> {
     assertNotRecording(); // synchronously, so the outer callback fails
-    const tracer = new Tracer();
+    const tracer = new Tracer(undefined, { prepare: (x) => this.prepareInput(x) });
     tracer.inputs.push(...inputs);
     let out: unknown;
     try {

@@ -139,6 +139,13 @@ export interface InterventionProxy extends TensorMembers, GradMember {
    * another `backward()` follows).
    */
   backward(opts?: { retainGraph?: boolean }): InterventionProxy;
+  /**
+   * Ends the forward pass as soon as this value is computed (nnsight's `.stop()`); values saved
+   * before then stay readable, later ones say the trace stopped early.
+   */
+  stop(): void;
+  /** `model.output.logits` (HF's CausalLMOutput spelling): the model's output itself. */
+  readonly logits: InterventionProxy;
   /** The value after the run (saved proxies only). */
   readonly value: Value;
   /** The graph node this proxy stands for. */
@@ -261,6 +268,10 @@ const HANDLER: ProxyHandler<Target> = {
           record(st, self, "backward", [opts?.retainGraph === true]);
       case "get":
         return (index: unknown) => record(st, self, "getitem", [index]);
+      case "stop":
+        return () => void st.rec.add("stopafter", [self]);
+      case "logits":
+        return rootLogits(st, self);
       case "toString":
         return () => `InterventionProxy(${describeState(st)})`;
     }
@@ -302,6 +313,20 @@ const HANDLER: ProxyHandler<Target> = {
   },
 };
 
+/**
+ * `model.output.logits`: the model's output is its logits tensor, so HF's `CausalLMOutput.logits`
+ * spelling gives the same proxy. Any other value has no `.logits`.
+ */
+function rootLogits(st: State, self: InterventionProxy): InterventionProxy {
+  const n = st.node;
+  if (n?.op === "getter" && n.path === "" && n.kind === "output") return self;
+  throw new TypeError(
+    `${
+      describeState(st)
+    } has no .logits: only the model's output (model.output) is the logits; use it as it is`,
+  );
+}
+
 function describeState(st: State): string {
   if (st.node) return `%${st.node.id} ${st.rec.describe(st.node)}`;
   return `${String(st.owner)}.${st.attr}`;
@@ -317,5 +342,5 @@ function unknownMember(what: string, prop: string): string {
   const near = nearest(prop, PROXY_NAMES);
   return `${what} has no method or property "${prop}"${
     near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(" or ")}?` : ""
-  } A proxy has the Tensor methods (add, sum, softmax, ...), shape, dtype, device, ndim, size, get, set, save and value; to read key "${prop}" of an object value, write .get("${prop}")`;
+  } A proxy has the Tensor methods (add, sum, softmax, ...), shape, dtype, device, ndim, size, get, set, save, stop and value; to read key "${prop}" of an object value, write .get("${prop}")`;
 }

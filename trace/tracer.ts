@@ -13,10 +13,12 @@ import { type ArgCheck, opSpec } from "./_node_ops.ts";
 import { type GraphLimits, quote, resolveLimits } from "./_decode.ts";
 import { type AddOptions, Graph, type Node, type NodeOp, Ref } from "./graph.ts";
 import { Interleaver } from "./interleaver.ts";
+import { Condition, gateOf } from "./condition.ts";
+import { advance, iterate, scopeSteps } from "./_scopes.ts";
+import { Invoker } from "./invoker.ts";
 import {
   assertNotRecording,
   type InterventionProxy,
-  isProxy,
   makeProxy,
   type NodeLike,
   type Recorder,
@@ -38,6 +40,12 @@ export type Resolved<T> = T extends InterventionProxy ? Value
   : T extends object ? { [K in keyof T]: Resolved<T[K]> }
   : T;
 
+/** Options of the {@link Tracer} constructor. */
+export interface TracerOptions extends Pick<GraphLimits, "maxBytes"> {
+  /** What `invoker.inputs` shows for an input (a LanguageModel: its token-id rows). */
+  prepare?: (input: unknown) => unknown;
+}
+
 /**
  * The recording context of one trace, passed to the callback. Nodes recorded inside
  * `invoke(input, fn)` see only that input's rows of the batch.
@@ -56,7 +64,9 @@ export class Tracer implements Recorder {
   /** Inputs of the batch, one per invoke (the trace's own input is invoke 0). */
   readonly inputs: unknown[] = [];
   #invoke = -1;
+  #inInvoke = false;
   #cond: number[] = [];
+  readonly #prepare: (input: unknown) => unknown;
   #closed = false;
   #results = new Map<number, InterventionProxy>();
   readonly #saved: SavedValues;
@@ -67,8 +77,9 @@ export class Tracer implements Recorder {
    * A tracer over `graph` (a new one by default). `maxBytes` is the work budget of its run: the
    * largest tensor a node may make or read (no limit by default; `model.run` sets one).
    */
-  constructor(graph: Graph = new Graph(), opts: Pick<GraphLimits, "maxBytes"> = {}) {
+  constructor(graph: Graph = new Graph(), opts: TracerOptions = {}) {
     this.graph = graph;
+    this.#prepare = opts.prepare ?? ((x) => x);
     this.#saved = new SavedValues(graph);
     this.#maxBytes = opts.maxBytes === undefined ? Infinity : resolveLimits(opts).maxBytes;
   }
@@ -82,18 +93,32 @@ export class Tracer implements Recorder {
     return this.#closed;
   }
 
-  /** Adds `input` to the batch; nodes recorded in `fn` see only its rows. */
-  invoke(input: unknown, fn: (tracer: Tracer) => void): void {
+  /**
+   * Adds `input` to the batch; nodes recorded in `fn` see only its rows. With no input
+   * (`tracer.invoke(fn)`), `fn`'s nodes see the whole batch of the other invokes.
+   */
+  invoke(input: unknown, fn: (invoker: Invoker) => void): void;
+  /** Nodes recorded in `fn` see the whole batch (the other invokes' inputs). */
+  invoke(fn: (invoker: Invoker) => void): void;
+  invoke(a: unknown, b?: (invoker: Invoker) => void): void {
     this.#open("tracer.invoke()");
-    if (this.#invoke >= 0) {
+    if (this.#inInvoke) {
       throw new TypeError("tracer.invoke() cannot be nested inside another invoke");
     }
-    this.inputs.push(input);
-    this.#invoke = this.inputs.length - 1;
+    const empty = typeof a === "function" && b === undefined;
+    const fn = (empty ? a : b) as (invoker: Invoker) => void;
+    if (typeof fn !== "function") {
+      throw new TypeError(`tracer.invoke() needs a callback, got ${typeof fn}`);
+    }
+    if (!empty) this.inputs.push(a);
+    const index = empty ? -1 : this.inputs.length - 1;
+    this.#invoke = index;
+    this.#inInvoke = true;
     try {
-      fn(this);
+      fn(new Invoker(this, index, this.#prepare));
     } finally {
       this.#invoke = -1;
+      this.#inInvoke = false;
     }
   }
 
@@ -115,21 +140,57 @@ export class Tracer implements Recorder {
     this.add("log", args);
   }
 
-  /** Records `fn`'s nodes to run only when `pred` is truthy (a one-element tensor or a value). */
-  cond(pred: unknown, fn: () => void): void {
+  /**
+   * Records `fn`'s nodes to run only when `pred` is truthy (a one-element cpu tensor or a value);
+   * chain `.elif(pred, fn)` and `.else(fn)` on the result.
+   */
+  cond(pred: unknown, fn: () => void): Condition {
+    this.#branch([], pred, fn);
+    return new Condition((earlier, p, f) => this.#branch(earlier, p, f), pred);
+  }
+
+  /** Records `fn` gated on: every predicate of `earlier` false and `pred` truthy. */
+  #branch(earlier: readonly unknown[], pred: unknown, fn: () => void): void {
     this.#open("tracer.cond()");
-    if (!isProxy(pred)) {
-      if (pred) fn();
+    const gate = gateOf(this, earlier, pred);
+    if (typeof gate === "boolean") {
+      if (gate) fn();
       return;
     }
-    const deps: number[] = [];
-    toArg(this, pred, deps);
-    this.#cond.push(deps[0]);
+    this.#cond.push(gate);
     try {
       fn();
     } finally {
       this.#cond.pop();
     }
+  }
+
+  /**
+   * Steps for every module while `fn` records (nnsight 0.7's `tracer.iter[2:5]`): a step (`3`)
+   * or a slice (`"2:5"`, `":"`). Given an array or other iterable (nnsight 0.4's
+   * `tracer.iter(collection)`), calls `fn(item, index)` for each item instead; a list of steps
+   * is `model.iter([0, 2, 4], fn)`.
+   */
+  iter(steps: number | string, fn: () => void): void;
+  /** Calls `fn(item, index)` for each item of `collection` while recording. */
+  iter<T>(collection: Iterable<T>, fn: (item: T, index: number) => void): void;
+  // deno-lint-ignore no-explicit-any
+  iter(spec: unknown, fn: (...a: any[]) => void): void {
+    this.#open("tracer.iter()");
+    iterate(this, spec, fn);
+  }
+
+  /** Every step for every module while `fn` records (nnsight 0.7's `tracer.all()`). */
+  all(fn: () => void): void {
+    this.#open("tracer.all()");
+    scopeSteps(this, "", ":", fn);
+  }
+
+  /** Moves every module's cursor `k` steps on (nnsight 0.7's `tracer.next()`). */
+  next(k = 1): this {
+    this.#open("tracer.next()");
+    advance(this, "", k, "tracer.next()");
+    return this;
   }
 
   /** The model's final output: logits for trace(), all token ids for generate(). */
@@ -150,12 +211,13 @@ export class Tracer implements Recorder {
     const write = spec.role === "write";
     const conv = args.map((a, i) => toArg(this, a, deps, write && i === 0 ? undefined : reads));
     spec.check(conv, this.#argCheck(op, conv));
-    const provider = spec.role === "provider";
+    // Providers fire with the model; a container exists wherever it is first used.
+    const ungated = spec.role === "provider" || spec.role === "container";
     // Reading a container waits for the writes recorded before the read.
     const after = reads.flatMap((c) => c.lastWrite(this)?.id ?? []);
     return this.graph.add(op, conv, [...new Set(deps)], {
       invoke: this.#invoke,
-      cond: provider ? [] : [...this.#cond],
+      cond: ungated ? [] : [...this.#cond],
       getter,
       after,
     });
