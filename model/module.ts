@@ -1,6 +1,7 @@
 // Module and ModuleList: a tree of named children with dotted paths, named parameters, and
 // `call()`, which lets an installed hook see or replace a module's input and output. This file
-// owns the hook interface; trace/ implements it. With no hook, a call costs one null check.
+// owns the hook interface; trace/ implements it. With no hook, a call costs one null check, and
+// so does `point`, which lets a hook see or replace a named intermediate inside `forward`.
 // Parameters can require gradients (`requiresGrad`, `parameters`, `zeroGrad`).
 
 import { type Tensor, zeroGrad } from "../engine/mod.ts";
@@ -16,7 +17,13 @@ export interface ModuleHook {
   skip?(module: Module, args: unknown[]): { value: unknown } | undefined;
   /** After `forward`: sees the output, may return a replacement. */
   output?(module: Module, output: unknown): unknown;
+  /** The names of the module's points this hook observes (see {@link Module.point}). */
+  points?: ReadonlySet<string>;
+  /** Inside `forward`: sees the intermediate `name`, may return a replacement. */
+  point?(module: Module, name: string, value: unknown): unknown;
 }
+
+const NO_POINTS: readonly string[] = Object.freeze([]);
 
 /**
  * A node of the model tree. Subclasses build children in their constructor with
@@ -68,6 +75,45 @@ export abstract class Module {
       if (replaced !== undefined) out = replaced;
     }
     return out;
+  }
+
+  /**
+   * The names of the intermediates `forward` passes through {@link Module.point}, which a trace
+   * reads as `envoy.source.<name>` (the path `<module path>.source.<name>`). None by default.
+   */
+  get points(): readonly string[] {
+    return NO_POINTS;
+  }
+
+  /**
+   * Inside `forward`: hands the intermediate `value` to an installed hook under `name` (one of
+   * `points`) and returns it, or the hook's replacement. With no hook it costs one branch.
+   *
+   * @example
+   * ```ts
+   * import { Module } from "./module.ts";
+   * class Affine extends Module {
+   *   override get points() { return ["scaled"]; }
+   *   forward(x: number) { return this.point("scaled", 2 * x) + 1; }
+   * }
+   * const m = new Affine();
+   * m.hook = { points: new Set(["scaled"]), point: (_m, _name, v) => (v as number) * 10 };
+   * m.call(1); // 21: the hook replaced 2 with 20
+   * ```
+   */
+  point<T>(name: string, value: T): T {
+    const hook = this.hook;
+    if (hook === null || hook.point === undefined) return value;
+    const out = hook.point(this, name, value);
+    return out === undefined ? value : out as T;
+  }
+
+  /**
+   * True when an installed hook observes point `name`: a forward may skip materialising an
+   * intermediate nobody reads (a fused attention kernel and its probabilities).
+   */
+  observes(name: string): boolean {
+    return this.hook?.points?.has(name) ?? false;
   }
 
   /** Adds a child under `name` and returns it; its subtree's paths are updated. */

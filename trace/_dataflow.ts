@@ -6,7 +6,8 @@ import type { TraceMemory } from "./_memory.ts";
 import { opSpec } from "./_node_ops.ts";
 import { truthy } from "./_ops.ts";
 import { NodeQueue } from "./_queue.ts";
-import { isPlain, Ref } from "./_values.ts";
+import { Ref } from "./_values.ts";
+import { isBranch, mapLeaves } from "./_tree.ts";
 import type { Graph, Node } from "./graph.ts";
 
 /** Computes a non-provider node's value from its resolved arguments. */
@@ -159,10 +160,8 @@ export class Dataflow {
   /** `a` with every Ref replaced by its node's value. */
   #resolve(a: unknown): unknown {
     if (a instanceof Ref) return this.#values[a.id];
-    if (Array.isArray(a)) return a.map((x) => this.#resolve(x));
-    if (isPlain(a)) {
-      return Object.fromEntries(Object.entries(a).map(([k, x]) => [k, this.#resolve(x)]));
-    }
-    return a;
+    return isBranch(a) ? mapLeaves(a, this.#valueOfRef) : a;
   }
+
+  readonly #valueOfRef = (x: unknown): unknown => (x instanceof Ref ? this.#values[x.id] : x);
 }

@@ -3,12 +3,16 @@
 
 import { tensor } from "../engine/mod.ts";
 import { FORBIDDEN_KEYS } from "./_ops.ts";
+import { MAX_TREE_DEPTH } from "./_tree.ts";
 import { isPlain, Ref } from "./_values.ts";
 import { GraphLimitError } from "./errors.ts";
 
 /** Limits of `model.run` and `Graph.fromJSON` on a request from elsewhere. */
 export interface GraphLimits {
-  /** Deepest nesting of arrays and objects in args, inputs, options and output; default 32. */
+  /**
+   * Deepest nesting of arrays and objects in args, inputs, options and output; default 32, at
+   * most MAX_TREE_DEPTH (64), so a validated value never meets the run's own depth check.
+   */
   maxDepth?: number;
   /** Most nodes in a graph; default 100000. */
   maxNodes?: number;
@@ -38,6 +42,11 @@ export function resolveLimits(l: GraphLimits = {}): Required<GraphLimits> {
     if (v === undefined) continue;
     if (typeof v !== "number" || !(v > 0)) {
       throw new RangeError(`Limit ${k} is ${JSON.stringify(v)}: it must be a number > 0`);
+    }
+    if (k === "maxDepth" && v > MAX_TREE_DEPTH) {
+      throw new RangeError(
+        `Limit maxDepth is ${v}: it must be at most ${MAX_TREE_DEPTH} (MAX_TREE_DEPTH, the deepest value a trace walks)`,
+      );
     }
     out[k as keyof GraphLimits] = v;
   }

@@ -1,17 +1,21 @@
-// The modules a graph names and the hooks set on them: one entry per module path with its
-// getters and call counter. Installs and removes hooks, and calls a module for the graph with
-// events ignored; what an event does is the caller's.
+// The modules a graph names and the hooks set on them: one entry per module or `.source` point
+// path with its getters and call counter. Installs and removes hooks, and calls a module for the
+// graph with events ignored; what an event does is the caller's.
 
+import { resolvePoint } from "./source.ts";
 import { lockOf, type ModelLock } from "../model/lock.ts";
 import type { Module, ModuleHook } from "../model/module.ts";
 import type { Node } from "./graph.ts";
 import { isAttached } from "./attach.ts";
 
-/** One hooked module: its getters by event and how often it has been called. */
+/** One hooked module or point: its getters by event and how often it has been called. */
 export interface Entry {
+  /** The module, or for a point the module whose forward has it. */
   module: Module;
   path: string;
-  /** Calls so far in this run; call n is iteration n. */
+  /** The point's name (`"q"` for `attn.source.q`); absent for the module itself. */
+  point?: string;
+  /** Calls (for a point, times it was reached) so far in this run; call n is iteration n. */
   calls: number;
   inputs: Node[];
   outputs: Node[];
@@ -58,7 +62,7 @@ export class HookSet {
   /** Registers a getter node on its module. */
   add(node: Node): void {
     const path = node.path!;
-    let e = this.#entries.get(path);
+    let e = this.#entries.get(path) ?? this.#pointEntry(path);
     if (!e) {
       const module = this.#root.getModule(path);
       if (!module) throw new RangeError(`Unknown module "${path}" in the graph`);
@@ -82,7 +86,19 @@ export class HookSet {
     }
     BUSY.add(this.#root);
     this.#installed = true;
-    for (const e of this.#entries.values()) e.module.hook = this.#hook(e, handle);
+    const byModule = new Map<Module, { own?: Entry; points: Map<string, Entry> }>();
+    for (const e of this.#entries.values()) {
+      let m = byModule.get(e.module);
+      if (!m) byModule.set(e.module, m = { points: new Map() });
+      if (e.point === undefined) m.own = e;
+      else m.points.set(e.point, e);
+    }
+    for (const [module, m] of byModule) {
+      module.hook = {
+        ...(m.own ? this.#hook(m.own, handle) : {}),
+        ...this.#pointHook(m.points, handle),
+      };
+    }
   }
 
   /** Removes every hook `install` set (nothing when install refused). */
@@ -91,6 +107,30 @@ export class HookSet {
     for (const e of this.#entries.values()) e.module.hook = null;
     BUSY.delete(this.#root);
     this.#installed = false;
+  }
+
+  /** A new entry for the point at `path` (`<module>.source.<name>`), or undefined. */
+  #pointEntry(path: string): Entry | undefined {
+    if (this.#root.getModule(path)) return undefined;
+    const p = resolvePoint(this.#root, path);
+    if (!p) return undefined;
+    const e: Entry = {
+      module: p.module,
+      path,
+      point: p.name,
+      calls: 0,
+      inputs: [],
+      outputs: [],
+      skipBox: null,
+      skipRows: [],
+    };
+    this.#entries.set(path, e);
+    return e;
+  }
+
+  /** "called", or "reached" for a point: what `calls(path)` counts. */
+  verb(path: string): string {
+    return this.#entries.get(path)?.point === undefined ? "called" : "reached";
   }
 
   /** How many times the module at `path` was called (registered modules only). */
@@ -117,6 +157,19 @@ export class HookSet {
   /** True when an event is not the run's: the graph's own call, or another caller's. */
   get #ignored(): boolean {
     return this.#muted || !this.#lock.ownsCalls;
+  }
+
+  /** The part of a module's hook that serves its observed points (none: an empty object). */
+  #pointHook(points: Map<string, Entry>, handle: EventHandler): ModuleHook {
+    if (points.size === 0) return {};
+    return {
+      points: new Set(points.keys()),
+      point: (_m, name, value) => {
+        const e = points.get(name);
+        if (!e || this.#ignored) return undefined;
+        return handle(e, false, value, e.calls++);
+      },
+    };
   }
 
   #hook(e: Entry, handle: EventHandler): ModuleHook {

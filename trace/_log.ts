@@ -2,6 +2,7 @@
 // cannot be read while the model runs, so from the first one on, snapshots wait for the run's end.
 
 import { Tensor } from "../engine/mod.ts";
+import { mapLeaves, someLeaf } from "./_tree.ts";
 import type { TraceMemory } from "./_memory.ts";
 
 /**
@@ -47,18 +48,16 @@ export function printLog(args: readonly unknown[]): void {
 }
 
 /** True when `v` holds a webgpu tensor (in tuples and arrays), whose values need an async read. */
-function hasDeviceTensor(v: unknown, depth = 0): boolean {
-  if (v instanceof Tensor) return v.device === "webgpu";
-  return Array.isArray(v) && depth < 16 && v.some((x) => hasDeviceTensor(x, depth + 1));
+function hasDeviceTensor(v: unknown): boolean {
+  return someLeaf(v, (x) => x instanceof Tensor && x.device === "webgpu");
 }
 
 function fmtLog(v: unknown): unknown {
-  if (v instanceof Tensor) {
-    if (v.device !== "cpu") return String(v);
-    const data = v.dataSync();
-    const head = [...data.subarray(0, 8)].map((x) => +x.toPrecision(5)).join(", ");
-    return `${v} [${head}${data.length > 8 ? ", ..." : ""}]`;
-  }
-  if (Array.isArray(v)) return v.map(fmtLog);
-  return v;
+  return mapLeaves(v, (x) => {
+    if (!(x instanceof Tensor)) return x;
+    if (x.device !== "cpu") return String(x);
+    const data = x.dataSync();
+    const head = [...data.subarray(0, 8)].map((y) => +y.toPrecision(5)).join(", ");
+    return `${x} [${head}${data.length > 8 ? ", ..." : ""}]`;
+  });
 }

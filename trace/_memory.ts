@@ -13,10 +13,7 @@ import {
   Tensor,
   tensor,
 } from "../engine/mod.ts";
-import { isPlain } from "./graph.ts";
-
-/** How deep `own` and `toHost` walk tuples, arrays and object literals. */
-const MAX_DEPTH = 16;
+import { forEachLeaf, isPlain, MAX_TREE_DEPTH } from "./_tree.ts";
 
 /**
  * The webgpu storages one trace made and must free. On the cpu (or with no webgpu backend)
@@ -46,19 +43,16 @@ export class TraceMemory {
    * Keeps every webgpu tensor in `v` (tuples, arrays, object literals) that was allocated
    * during this trace, so the model's `tidy` scopes do not free it; `free()` frees it later.
    */
-  own(v: unknown, depth = 0): void {
-    if (!this.active || depth > MAX_DEPTH) return;
-    if (v instanceof Tensor) {
-      const s = v.storage;
+  own(v: unknown): void {
+    if (!this.active) return;
+    forEachLeaf(v, (x) => {
+      if (!(x instanceof Tensor)) return;
+      const s = x.storage;
       if (s.device === "webgpu" && !this.#owned.has(s) && allocatedSince(s, this.#mark)) {
-        keep(v);
+        keep(x);
         this.#owned.add(s);
       }
-    } else if (Array.isArray(v)) {
-      for (const x of v) this.own(x, depth + 1);
-    } else if (isPlain(v)) {
-      for (const x of Object.values(v as object)) this.own(x, depth + 1);
-    }
+    });
   }
 
   /**
@@ -70,22 +64,18 @@ export class TraceMemory {
   async toHost(values: unknown[], inPlace: readonly object[] = []): Promise<unknown[]> {
     if (!this.active) return values;
     const found = new Map<Tensor, Tensor | null>();
-    const collect = (v: unknown, depth: number): void => {
-      if (depth > MAX_DEPTH) return;
-      if (v instanceof Tensor) {
-        if (v.device === "webgpu") found.set(v, null);
-      } else if (Array.isArray(v)) { for (const x of v) collect(x, depth + 1); }
-      else if (isPlain(v)) { for (const x of Object.values(v as object)) collect(x, depth + 1); }
+    const collect = (x: unknown) => {
+      if (x instanceof Tensor && x.device === "webgpu") found.set(x, null);
     };
-    for (const v of values) collect(v, 0);
-    for (const c of inPlace) collect(c, 0);
+    for (const v of values) forEachLeaf(v, collect);
+    for (const c of inPlace) forEachLeaf(c, collect);
     if (found.size === 0) return values;
     const gpu = [...found.keys()];
     const data = await readAll(gpu);
     gpu.forEach((t, i) => found.set(t, tensor(data[i], [...t.shape], { dtype: t.dtype })));
     const memo = new Map<object, unknown>();
     const map = (v: unknown, depth: number): unknown => {
-      if (depth > MAX_DEPTH || v === null || typeof v !== "object") return v;
+      if (depth > MAX_TREE_DEPTH || v === null || typeof v !== "object") return v;
       if (v instanceof Tensor) return found.get(v) ?? v;
       if (memo.has(v)) return memo.get(v);
       if (Array.isArray(v)) {

@@ -13,6 +13,7 @@ import {
   type TracedProperty,
 } from "./_methods.ts";
 import { isPlain } from "./_values.ts";
+import { isBranch, mapLeaves } from "./_tree.ts";
 
 /** Keys a graph never reads or writes on an object: they reach prototypes, not data. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
@@ -191,9 +192,6 @@ export function onDevice(a: unknown, device: Device | undefined): unknown {
     }
     return a.to(device);
   }
-  if (Array.isArray(a)) return a.map((x) => onDevice(x, device));
-  if (isPlain(a)) {
-    return Object.fromEntries(Object.entries(a).map(([k, x]) => [k, onDevice(x, device)]));
-  }
+  if (isBranch(a)) return mapLeaves(a, (x) => onDevice(x, device));
   return a;
 }

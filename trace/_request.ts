@@ -5,6 +5,7 @@
 import type { GenerateOptions } from "../model/generate.ts";
 import { decodeChecked, type GraphLimits, quote } from "./_decode.ts";
 import { isPlain, Ref } from "./_values.ts";
+import { forEachLeaf } from "./_tree.ts";
 import { GraphValidationError } from "./errors.ts";
 import { Graph } from "./graph.ts";
 
@@ -26,6 +27,8 @@ export interface RequestChecks {
   limits: Required<GraphLimits>;
   /** True when `path` names a module of the model. */
   hasModule(path: string): boolean;
+  /** True when `path` names a point of a module's forward (`<module>.source.<name>`). */
+  hasPoint?(path: string): boolean;
   /** Checks the mode (throws a GraphValidationError through {@link invalid}). */
   mode(mode: Record<string, unknown>): void;
   /** Checks the decoded inputs for this mode. */
@@ -68,6 +71,7 @@ export function checkRequest(request: unknown, format: string, c: RequestChecks)
     ...c.limits,
     invokes: inputs.length,
     hasModule: (p) => c.hasModule(p),
+    hasPoint: (p) => c.hasPoint?.(p) ?? false,
   });
   const output = decode(request.output, "output");
   checkOutputRefs(output, graph, "output");
@@ -75,16 +79,13 @@ export function checkRequest(request: unknown, format: string, c: RequestChecks)
 }
 
 function checkOutputRefs(v: unknown, g: Graph, at: string): void {
-  if (v instanceof Ref) {
-    const n = g.nodes[v.id];
-    if (!n) invalid(at, v, `a reference to a node of the graph (%0 to %${g.nodes.length - 1})`);
-    if (!n.saved) invalid(at, v, "a reference to a saved node (saved: true)");
-  } else if (Array.isArray(v)) v.forEach((x, i) => checkOutputRefs(x, g, `${at}[${i}]`));
-  else if (isPlain(v)) {
-    for (const [k, x] of Object.entries(v)) {
-      checkOutputRefs(x, g, `${at}.${k}`);
-    }
-  }
+  forEachLeaf(v, (x, path) => {
+    if (!(x instanceof Ref)) return;
+    const field = at + path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
+    const n = g.nodes[x.id];
+    if (!n) invalid(field, x, `a reference to a node of the graph (%0 to %${g.nodes.length - 1})`);
+    if (!n.saved) invalid(field, x, "a reference to a saved node (saved: true)");
+  });
 }
 
 /** Checks `mode` has only `allowed` keys and one of `kinds`. */

@@ -2,6 +2,7 @@
 // replacement back into them, leaving the other rows alone. Knows nothing of graphs or events.
 
 import { cat, slice, Tensor } from "../engine/mod.ts";
+import { mapLeaves } from "./_tree.ts";
 import { fmtShape, kindOf } from "./_ops.ts";
 import type { InvokeRows } from "./run_plan.ts";
 
@@ -44,13 +45,15 @@ export class BatchRows {
   }
 }
 
-/** The rows of an invoke of batch-sized tensors (views), walking tuples. */
+/** The rows of an invoke of batch-sized tensors (views), walking tuples and object literals. */
 function narrowTo(v: unknown, rows: InvokeRows, B: number): unknown {
-  if (v instanceof Tensor) {
-    return v.ndim > 0 && v.shape[0] === B ? v.get([slice(rows.start, rows.start + rows.size)]) : v;
-  }
-  if (Array.isArray(v)) return v.map((x) => narrowTo(x, rows, B));
-  return v;
+  return mapLeaves(
+    v,
+    (x) =>
+      x instanceof Tensor && x.ndim > 0 && x.shape[0] === B
+        ? x.get([slice(rows.start, rows.start + rows.size)])
+        : x,
+  );
 }
 
 /**

@@ -5,9 +5,22 @@ import { printLog } from "./_log.ts";
 import { opSpec } from "./_node_ops.ts";
 import type { TraceMemory } from "./_memory.ts";
 import { MissingValueError } from "./errors.ts";
-import { type Graph, isPlain, type Node, Ref } from "./graph.ts";
-import type { Interleaver } from "./interleaver.ts";
+import { type Graph, type Node, Ref } from "./graph.ts";
+import { mapLeaves } from "./_tree.ts";
+import type { Dataflow } from "./_dataflow.ts";
 import { AS_NODE, isProxy, nodeOf, type Value } from "./proxy.ts";
+
+/** What a finished run leaves for the saved values: its dataflow's values and why some are missing. */
+export interface RunOutcome {
+  /** The dataflow of the run: each node's value, if it has one. */
+  readonly values: Pick<Dataflow, "valueOf">;
+  /** True when `tracer.stop()` ended the run. */
+  readonly stopped: boolean;
+  /** Why getter `node` never fired (the steps that ran, the module never called). */
+  missing(node: Node): string;
+  /** `tracer.log` arguments held back to print after the run. */
+  readonly logs: readonly unknown[][];
+}
 
 /**
  * The saved values of one trace, through its states: recording, running, then done or failed.
@@ -17,8 +30,8 @@ import { AS_NODE, isProxy, nodeOf, type Value } from "./proxy.ts";
  * const saved = new SavedValues(graph);
  * saved.running();
  * // ... the run, then:
- * saved.keep(il);
- * const output = await saved.toHost(il, mem, raw);
+ * saved.keep(il.outcome);
+ * const output = await saved.toHost(il.outcome, mem, raw);
  * saved.done();
  * saved.get(node); // the node's value, or an error that says why it has none
  * ```
@@ -70,16 +83,18 @@ export class SavedValues {
     );
   }
 
-  /** Takes every saved node's value from the finished run `il`, or the reason it has none. */
-  keep(il: Interleaver): void {
+  /** Takes every saved node's value from the finished run's dataflow, or why it has none. */
+  keep(run: RunOutcome): void {
     for (const n of this.#g.nodes) {
       if (!n.saved) continue;
-      const { ok, value } = il.valueOf(n.id);
+      const { ok, value } = run.values.valueOf(n.id);
       if (ok) this.#values.set(n.id, value);
-      else {this.#missing.set(
-          n.id,
-          il.stopped ? "the trace stopped early (tracer.stop() or proxy.stop())" : this.#why(il, n),
-        );}
+      else {
+        const why = run.stopped
+          ? "the trace stopped early (tracer.stop() or proxy.stop())"
+          : this.#why(run, n);
+        this.#missing.set(n.id, why);
+      }
     }
   }
 
@@ -87,12 +102,12 @@ export class SavedValues {
    * Copies the saved values, `output` and the run's held-back logs to the cpu with one read
    * (webgpu) and prints the logs; resolves to the output's copy.
    */
-  async toHost(il: Interleaver, mem: TraceMemory, output: unknown): Promise<unknown> {
+  async toHost(run: RunOutcome, mem: TraceMemory, output: unknown): Promise<unknown> {
     const ids = [...this.#values.keys()];
     const containers = this.#g.nodes
       .filter((n) => opSpec(n.op).role === "container" && this.#values.has(n.id))
       .map((n) => this.#values.get(n.id) as object);
-    const logs = il.pendingLogs;
+    const logs = run.logs;
     const host = await mem.toHost(
       [output, ...logs, ...ids.map((id) => this.#values.get(id))],
       containers,
@@ -109,20 +124,16 @@ export class SavedValues {
 
   /** Replaces proxies, Refs and containers in `v` by their values. */
   resolve(v: unknown): unknown {
-    if (isProxy(v)) return this.#values.get(nodeOf(v).id);
-    if (v instanceof Ref) return this.#values.get(v.id);
-    if (v !== null && typeof v === "object" && AS_NODE in v) {
-      return (v as unknown as { value: unknown }).value;
-    }
-    if (Array.isArray(v)) return v.map((x) => this.resolve(x));
-    if (isPlain(v)) {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.resolve(x)]));
-    }
-    return v;
+    return mapLeaves(v, (x) => {
+      if (isProxy(x)) return this.#values.get(nodeOf(x).id);
+      if (x instanceof Ref) return this.#values.get(x.id);
+      if (isNodeLike(x)) return (x as unknown as { value: unknown }).value;
+      return x;
+    }, { leaf: (x) => isProxy(x) || isNodeLike(x) });
   }
 
   /** Why node `n` never ran: a getter that never fired, or a false condition. */
-  #why(il: Interleaver, n: Node): string {
+  #why(run: RunOutcome, n: Node): string {
     const seen = new Set<number>();
     const stack = [n.id];
     while (stack.length) {
@@ -130,11 +141,16 @@ export class SavedValues {
       if (seen.has(id)) continue;
       seen.add(id);
       const d = this.#g.nodes[id];
-      if (d.op === "getter" && !il.valueOf(id).ok) return il.missingError(d).message;
+      if (d.op === "getter" && !run.values.valueOf(id).ok) return run.missing(d);
       stack.push(...d.deps);
     }
     return n.cond.length || this.#g.nodes.some((x) => seen.has(x.id) && x.cond.length)
       ? "its tracer.cond() condition was false"
       : "it never ran";
   }
+}
+
+/** A container (list, dict) or other object that stands for a node. */
+function isNodeLike(v: unknown): boolean {
+  return v !== null && typeof v === "object" && AS_NODE in v;
 }

@@ -3,9 +3,9 @@
 // the node-count limit. Builds no graph and runs nothing.
 
 import { decodeChecked, type GraphLimits, quote, resolveLimits } from "./_decode.ts";
-import { type ArgCheck, isNodeOp, opSpec } from "./_node_ops.ts";
+import { type ArgCheck, isNodeOp, NODE_OPS, opSpec } from "./_node_ops.ts";
 import { FORBIDDEN_KEYS } from "./_ops.ts";
-import { isPlain, Ref } from "./_values.ts";
+import { collectRefs, isPlain, Ref } from "./_values.ts";
 import { GraphLimitError, GraphValidationError } from "./errors.ts";
 
 export { DEFAULT_LIMITS, type GraphLimits, resolveLimits } from "./_decode.ts";
@@ -18,6 +18,8 @@ export interface GraphCheckOptions extends GraphLimits {
   invokes?: number;
   /** True when `path` names a module of the model (getters, `module` nodes). */
   hasModule?: (path: string) => boolean;
+  /** True when `path` names a point of a module's forward (`transformer.h.0.attn.source.q`). */
+  hasPoint?: (path: string) => boolean;
 }
 
 /** One validated node, its literals decoded. */
@@ -44,6 +46,8 @@ const NODE_KEYS = new Set([
   "steps",
 ]);
 const KINDS: readonly string[] = ["input", "inputs", "output"];
+/** The ops a request may hold: the table's serialisable rows (not `apply`). */
+const JSON_OPS = (Object.keys(NODE_OPS) as NodeOp[]).filter((op) => opSpec(op).serialisable);
 const PATH = /^(?:[A-Za-z_][A-Za-z0-9_]*|\d+)(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|\d+))*$/;
 
 /** Checks a graph's JSON node by node and returns its nodes decoded; throws on the first fault. */
@@ -93,11 +97,7 @@ function checkNode(
   }
   const op = n.op;
   if (!isNodeOp(op)) {
-    return fail(
-      "op",
-      op,
-      "a node op: getter, result, stop, getattr, call, getitem, set, swap, skip, module, log, list, dict, append, dictset, grad, gradset, backward, branch, stopafter, param",
-    );
+    return fail("op", op, `a node op: ${JSON_OPS.join(", ")}`);
   }
   const spec = opSpec(op);
   if (!spec.serialisable) {
@@ -112,7 +112,7 @@ function checkNode(
     decodeChecked(a, `args[${i}]`, { limits, fail, node: id }, 1)
   );
   const deps: number[] = [];
-  collectChecked(args, deps);
+  collectRefs(args, deps);
   const earlier = (d: number, field: string) => {
     if (Number.isSafeInteger(d) && d >= 0 && d < id) return;
     const found = Number.isSafeInteger(d) ? `a reference to %${d}` : d;
@@ -180,12 +180,6 @@ function checkNode(
   };
 }
 
-function collectChecked(v: unknown, out: number[]): void {
-  if (v instanceof Ref) out.push(v.id);
-  else if (Array.isArray(v)) { for (const x of v) collectChecked(x, out); }
-  else if (isPlain(v)) { for (const x of Object.values(v)) collectChecked(x, out); }
-}
-
 function checkGetter(
   n: Record<string, unknown>,
   fail: (field: string, found: unknown, allowed: string) => never,
@@ -200,9 +194,15 @@ function checkGetter(
       fail("path", path, "a module path without __proto__, constructor, prototype");
     }
   }
-  if (opts.hasModule && !opts.hasModule(path as string)) {
-    fail("path", path, "the path of a module of this model");
+  const point = opts.hasPoint?.(path as string) === true;
+  if (opts.hasModule && !point && !opts.hasModule(path as string)) {
+    fail(
+      "path",
+      path,
+      "the path of a module of this model, or of a point (<module>.source.<name>)",
+    );
   }
+  if (point && n.kind !== "output") fail("kind", n.kind, '"output" (a point has no input)');
   if (!KINDS.includes(n.kind as string)) fail("kind", n.kind, '"input", "inputs" or "output"');
   return { path: path as string, kind: n.kind as EventKind, steps: checkSteps(n.steps, fail) };
 }

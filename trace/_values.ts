@@ -3,6 +3,9 @@
 // from elsewhere go through _validate.ts first.
 
 import { Tensor, tensor } from "../engine/mod.ts";
+import { forEachLeaf, isPlain, mapLeaves, type TreePath } from "./_tree.ts";
+
+export { isPlain };
 
 /** A reference to an earlier node inside a node's arguments. */
 export class Ref {
@@ -12,20 +15,19 @@ export class Ref {
 
 /** Pushes the ids of every Ref inside arrays and plain objects of `v` onto `out`. */
 export function collectRefs(v: unknown, out: number[]): void {
-  if (v instanceof Ref) out.push(v.id);
-  else if (Array.isArray(v)) { for (const x of v) collectRefs(x, out); }
-  else if (isPlain(v)) { for (const x of Object.values(v)) collectRefs(x, out); }
-}
-
-/** True for arrays' siblings that are walked: object literals (not class instances). */
-export function isPlain(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object") return false;
-  const p = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
+  forEachLeaf(v, (x) => {
+    if (x instanceof Ref) out.push(x.id);
+  });
 }
 
 /** A value as JSON: Refs, tensors (cpu), undefined and non-finite numbers are tagged. */
 export function encodeValue(v: unknown): unknown {
+  return mapLeaves(v, encodeLeaf, {
+    object: (o) => (Object.keys(o).some((k) => k.startsWith("$")) ? { $object: o } : o),
+  });
+}
+
+function encodeLeaf(v: unknown): unknown {
   if (v instanceof Ref) return { $ref: v.id };
   if (v === undefined) return { $undefined: true };
   if (typeof v === "number") return Number.isFinite(v) ? v : { $number: String(v) };
@@ -38,11 +40,6 @@ export function encodeValue(v: unknown): unknown {
     }
     return { $tensor: { dtype: v.dtype, shape: [...v.shape], data: [...v.dataSync()] } };
   }
-  if (Array.isArray(v)) return v.map(encodeValue);
-  if (isPlain(v)) {
-    const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encodeValue(x)]));
-    return Object.keys(o).some((k) => k.startsWith("$")) ? { $object: o } : o;
-  }
   throw new TypeError(
     `A ${
       typeof v === "function" ? "function" : (v as object).constructor?.name ?? typeof v
@@ -50,17 +47,32 @@ export function encodeValue(v: unknown): unknown {
   );
 }
 
+/**
+ * True for the object a `{$object: ...}` wrapper holds: its keys are data, not tags. A node under
+ * a run of `$object` keys alternates wrapper, escaped object, wrapper, ...: escaped when odd.
+ */
+function escaped(path: TreePath): boolean {
+  let n = 0;
+  for (let i = path.length - 1; i >= 0 && path[i] === "$object"; i--) n++;
+  return n % 2 === 1;
+}
+
 /** Inverts {@link encodeValue}. */
 export function decodeValue(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(decodeValue);
+  return mapLeaves(v, decodeLeaf, {
+    leaf: (x, path) =>
+      !Array.isArray(x) && !escaped(path) &&
+      Object.keys(x as object).some((k) => k.startsWith("$") && k !== "$object"),
+    object: (o, path) => (!escaped(path) && "$object" in o ? o.$object : o),
+  });
+}
+
+function decodeLeaf(v: unknown): unknown {
   if (!isPlain(v)) return v;
   if ("$ref" in v) return new Ref(v.$ref as number);
   if ("$undefined" in v) return undefined;
   if ("$number" in v) return Number(v.$number);
-  if ("$tensor" in v) {
-    const t = v.$tensor as { dtype: "float32" | "int32"; shape: number[]; data: number[] };
-    return tensor(t.data, t.shape, { dtype: t.dtype });
-  }
-  const o = ("$object" in v ? v.$object : v) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decodeValue(x)]));
+  if (!("$tensor" in v)) return v;
+  const t = v.$tensor as { dtype: "float32" | "int32"; shape: number[]; data: number[] };
+  return tensor(t.data, t.shape, { dtype: t.dtype });
 }

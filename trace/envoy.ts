@@ -5,6 +5,7 @@
 import { Module, ModuleList } from "../model/module.ts";
 import { attachModule } from "./attach.ts";
 import { nearest } from "./errors.ts";
+import { type SourceEnvoy, sourceOf } from "./source.ts";
 import type { EventKind } from "./graph.ts";
 import { type Steps, stepsKey, type StepSpec } from "./steps.ts";
 import { advance, scopeOf, scopeSteps, type State, stateOf } from "./_scopes.ts";
@@ -34,12 +35,16 @@ export class Envoy {
   /** This path and every ancestor's, root first. */
   readonly #prefixes: readonly string[];
   readonly #children = new Map<string, Envoy>();
+  #source: SourceEnvoy | null = null;
 
-  /** Wraps `module`; use `Envoy.of(root)` to get the proxied form with child access. */
-  constructor(module: Module, parent?: readonly string[]) {
+  /**
+   * Wraps `module`; use `Envoy.of(root)` to get the proxied form with child access. A `path`
+   * other than the module's names one of its points (`<module>.source.<name>`, see source.ts).
+   */
+  constructor(module: Module, parent?: readonly string[], path: string = module.path) {
     this.module = module;
-    this.path = module.path;
-    this.#prefixes = parent ? [...parent, module.path] : [module.path];
+    this.path = path;
+    this.#prefixes = parent ? [...parent, path] : [path];
   }
 
   /** The envoy of `module` with children reachable as properties. */
@@ -172,6 +177,14 @@ export class Envoy {
   map<U>(fn: (item: Envoy, index: number) => U): U[] {
     this.#list("mapped");
     return Array.from({ length: this.length }, (_, i) => fn(this.at(i), i));
+  }
+
+  /**
+   * The named intermediates of the module's forward (`attn.source.q`, `mlp.source.act`), each
+   * with `.output` like a module; an unknown name lists the module's points.
+   */
+  get source(): SourceEnvoy {
+    return this.#source ??= sourceOf(this.module, (p) => new Envoy(this.module, this.#prefixes, p));
   }
 
   #list(what: string): ModuleList {

@@ -4,6 +4,7 @@
 
 import { Tensor } from "../engine/mod.ts";
 import { opSpec } from "./_node_ops.ts";
+import { foldTree } from "./_tree.ts";
 import { type GraphCheckOptions, validateGraph } from "./_validate.ts";
 import { encodeValue, isPlain, Ref } from "./_values.ts";
 import { isMulti, type Steps } from "./steps.ts";
@@ -203,16 +204,22 @@ function fmtIndex(v: unknown): string {
 }
 
 function fmtArg(v: unknown, ref: (id: number) => string): string {
+  return foldTree(v, {
+    leaf: (x) => fmtLeaf(x, ref),
+    array: (items) => `[${items.join(", ")}]`,
+    object: (entries) => `{${entries.map(([k, x]) => `${k}: ${x}`).join(", ")}}`,
+  }, { leaf: isSlice });
+}
+
+function isSlice(v: unknown): boolean {
+  return isPlain(v) && v.kind === "slice";
+}
+
+function fmtLeaf(v: unknown, ref: (id: number) => string): string {
   if (v instanceof Ref) return ref(v.id);
   if (v instanceof Tensor) return `Tensor${JSON.stringify(v.shape)}`;
-  if (Array.isArray(v)) return `[${v.map((x) => fmtArg(x, ref)).join(", ")}]`;
   if (typeof v === "function") return v.name || "fn";
-  if (isPlain(v)) {
-    if (v.kind === "slice") {
-      return `slice(${v.start ?? ""}:${v.stop ?? ""}${v.step ? `:${v.step}` : ""})`;
-    }
-    return `{${Object.entries(v).map(([k, x]) => `${k}: ${fmtArg(x, ref)}`).join(", ")}}`;
-  }
+  if (isPlain(v)) return `slice(${v.start ?? ""}:${v.stop ?? ""}${v.step ? `:${v.step}` : ""})`;
   const s = typeof v === "string" ? JSON.stringify(v) : String(v);
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }

@@ -13,6 +13,7 @@ import { TraceMemory } from "./_memory.ts";
 import { editTarget, type NodeOpSpec, type OpContext, opSpec } from "./_node_ops.ts";
 import { kindOf, onDevice } from "./_ops.ts";
 import { BatchRows } from "./_rows.ts";
+import type { RunOutcome } from "./_saved.ts";
 import {
   GraphLimitError,
   InterventionError,
@@ -121,7 +122,7 @@ export class Interleaver {
       }
     });
     const args = nodes.map((node) => node.args.map((a) => onDevice(a, ctx.device)));
-    mem.own(args); // literal tensors copied to the model's device
+    for (const a of args) for (const x of a) mem.own(x); // literal tensors copied to the device
     this.#flow = new Dataflow(graph, { args, run: (node, a) => this.#run(node, a), mem });
     for (const node of nodes) {
       this.#editTarget[node.id] = editTarget(nodes, node);
@@ -174,7 +175,9 @@ export class Interleaver {
   missingError(node: Node, more = 0): MissingValueError {
     const key = this.#g.describe(node.id);
     const calls = this.#hooks.calls(node.path!);
-    const never = calls === 0 ? ` and never called "${node.path || "model"}"` : "";
+    const never = calls === 0
+      ? ` and never ${this.#hooks.verb(node.path!)} "${node.path || "model"}"`
+      : "";
     const also = more > 0 ? ` (and ${more} more)` : "";
     return new MissingValueError(
       `${key} was never produced: ${this.#ctx.summary()}${never}${also}`,
@@ -182,14 +185,19 @@ export class Interleaver {
     );
   }
 
+  /** What the run leaves for its saved values: the dataflow, and why a getter never fired. */
+  get outcome(): RunOutcome {
+    return {
+      values: this.#flow,
+      stopped: this.stopped,
+      missing: (n) => this.missingError(n).message,
+      logs: this.#logs.pending,
+    };
+  }
+
   /** `tracer.log` arguments held back to print after the run (webgpu values), in order. */
   get pendingLogs(): readonly unknown[][] {
     return this.#logs.pending;
-  }
-
-  /** Whether node `id` has a value, and the value. */
-  valueOf(id: number): { ok: boolean; value: unknown } {
-    return this.#flow.valueOf(id);
   }
 
   /**

@@ -25,7 +25,8 @@ export {
   type ModelInput,
   type Olmo2LanguageModel,
 } from "./language_model.ts";
-export type { EnvoyList, GeneratorEnvoy } from "./envoys/common.ts";
+export type { AttentionSource, EnvoyList, GeneratorEnvoy, MLPSource } from "./envoys/common.ts";
+export { PointEnvoy, type SourceEnvoy } from "./source.ts";
 export type {
   AttentionEnvoy,
   BlockEnvoy,

@@ -9,6 +9,7 @@ import { checkModeKind, checkRequest, invalid } from "./_request.ts";
 import { type GraphLimits, resolveLimits } from "./_validate.ts";
 import { encodeValue, type GraphJSON } from "./graph.ts";
 import type { StepSpec } from "./steps.ts";
+import { resolvePoint } from "./source.ts";
 import { assertNotRecording, type InterventionProxy, type Value } from "./proxy.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import { record, type Resolved, Tracer } from "./tracer.ts";
@@ -255,6 +256,7 @@ export class NNsight<M extends Module = Module> {
     const req = checkRequest(request, REQUEST_FORMAT, {
       limits: lim,
       hasModule: (path) => this.module.getModule(path) !== undefined,
+      hasPoint: (path) => resolvePoint(this.module, path) !== undefined,
       mode: (mode) => this.checkMode(mode),
       inputs: (inputs, mode) => this.checkInputs(inputs, mode, lim),
     });

@@ -10,7 +10,8 @@ import {
   type TracedProperty,
 } from "./_methods.ts";
 import { nearest } from "./errors.ts";
-import { type AddOptions, isPlain, type Node, type NodeOp, Ref } from "./graph.ts";
+import { isBranch, mapLeaves } from "./_tree.ts";
+import { type AddOptions, type Node, type NodeOp, Ref } from "./graph.ts";
 
 /** Run-time values are whatever the model produces (tensors, tuples, ids): typed loosely. */
 // deno-lint-ignore no-explicit-any
@@ -210,31 +211,38 @@ export function makeProxy(
  * pushed on `deps`), arrays and object literals are walked, anything else is a literal.
  */
 export function toArg(rec: Recorder, v: unknown, deps: number[], reads?: NodeLike[]): unknown {
-  if (isProxy(v)) {
-    if (recorderOf(v) !== rec) {
-      const b = crossTrace?.(rec, v);
+  if (!isBranch(v)) return argLeaf(rec, v, deps, reads);
+  return mapLeaves(v, (x) => argLeaf(rec, x, deps, reads), { leaf: isNodeOrProxy });
+}
+
+function argLeaf(rec: Recorder, x: unknown, deps: number[], reads?: NodeLike[]): unknown {
+  if (isProxy(x)) {
+    if (recorderOf(x) !== rec) {
+      const b = crossTrace?.(rec, x);
       if (b) return toArg(rec, b, deps, reads);
       throw new TypeError(
         `A proxy from another trace was used here: pass its saved .value instead`,
       );
     }
-    const n = nodeOf(v);
+    const n = nodeOf(x);
     deps.push(n.id);
     return new Ref(n.id);
   }
-  if (v !== null && typeof v === "object" && AS_NODE in v) {
-    reads?.push(v as NodeLike);
-    const n = (v as NodeLike)[AS_NODE](rec);
+  if (isNodeLike(x)) {
+    reads?.push(x);
+    const n = x[AS_NODE](rec);
     deps.push(n.id);
     return new Ref(n.id);
   }
-  if (Array.isArray(v)) return v.map((x) => toArg(rec, x, deps, reads));
-  if (isPlain(v)) {
-    return Object.fromEntries(
-      Object.entries(v).map(([k, x]) => [k, toArg(rec, x, deps, reads)]),
-    );
-  }
-  return v;
+  return x;
+}
+
+function isNodeOrProxy(v: unknown): boolean {
+  return isProxy(v) || isNodeLike(v);
+}
+
+function isNodeLike(v: unknown): v is NodeLike {
+  return v !== null && typeof v === "object" && AS_NODE in v;
 }
 
 function record(st: State, self: InterventionProxy, op: NodeOp, rest: unknown[]) {

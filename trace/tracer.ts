@@ -326,8 +326,8 @@ export class Tracer implements Recorder {
     try {
       il = new Interleaver(this.graph, root, plan, { mem, maxBytes: this.#maxBytes });
       output = await runHooked(il, plan, mem);
-      this.#saved.keep(il);
-      output = await this.#saved.toHost(il, mem, raw ? output : undefined);
+      this.#saved.keep(il.outcome);
+      output = await this.#saved.toHost(il.outcome, mem, raw ? output : undefined);
     } catch (e) {
       this.#saved.fail(e);
       if (il?.pendingLogs.length) await printHeld(il.pendingLogs, mem).catch(() => {});

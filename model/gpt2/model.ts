@@ -13,8 +13,9 @@ import { type GPT2Config, parseGPT2Config } from "../config.ts";
 import { Generator } from "../generator.ts";
 import { cacheFor, type KVCache } from "../kv_cache.ts";
 import { Activation } from "../layers/activation.ts";
-import { attentionBias } from "../layers/attention.ts";
+import { ATTENTION_POINTS, attentionBias } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
+import { MLP_POINTS } from "../layers/mlp.ts";
 import { LayerNorm } from "../layers/norm.ts";
 import { newParameter } from "../layers/parameter.ts";
 import { Module, ModuleList } from "../module.ts";
@@ -79,6 +80,11 @@ export class GPT2Attention extends Module {
     this.resid_dropout = this.addModule("resid_dropout", new Dropout());
   }
 
+  /** q, k, v, scores, probs (before attn_dropout), context (before c_proj). */
+  override get points(): readonly string[] {
+    return ATTENTION_POINTS;
+  }
+
   /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
   forward(x: Tensor, ctx: BlockContext): [Tensor, Tensor] {
     const [B, T, C] = x.shape;
@@ -88,14 +94,15 @@ export class GPT2Attention extends Module {
       qkv.get([ALL, ALL, slice(i * C, (i + 1) * C)]) // (B, T, C)
         .reshape(B, T, nh, hs) // (B, T, nh, hs), a view unless a hook made qkv strided
         .transpose(1, 2); // (B, nh, T, hs)
-    const q = heads(0), kNew = heads(1), vNew = heads(2);
+    const q = this.point("q", heads(0));
+    const kNew = this.point("k", heads(1)), vNew = this.point("v", heads(2));
     const [k, v] = ctx.cache ? ctx.cache.update(this.#layer, kNew, vNew) : [kNew, vNew]; // (B, nh, S, hs)
     let att = q.mul(this.#scale).matmul(k.transpose(-2, -1)); // (B, nh, T, S)
     if (ctx.bias) att = att.add(ctx.bias); // (B, nh, T, S)
-    att = att.softmax(-1);
+    att = this.point("probs", this.point("scores", att).softmax(-1));
     att = this.attn_dropout.call(att); // (B, nh, T, S)
     let y = att.matmul(v); // (B, nh, T, hs)
-    y = y.transpose(1, 2).reshape(B, T, C); // (B, T, C), heads side by side
+    y = this.point("context", y.transpose(1, 2).reshape(B, T, C)); // (B, T, C), heads side by side
     y = this.c_proj.call(y); // (B, T, C)
     y = this.resid_dropout.call(y);
     return [y, att];
@@ -133,10 +140,15 @@ export class GPT2MLP extends Module {
     this.dropout = this.addModule("dropout", new Dropout());
   }
 
+  /** `act`: the activation's output ({@link MLP_POINTS}). */
+  override get points(): readonly string[] {
+    return MLP_POINTS;
+  }
+
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor): Tensor {
     let h = this.c_fc.call(x); // (B, T, 4C)
-    h = this.act.call(h); // (B, T, 4C)
+    h = this.point("act", this.act.call(h)); // (B, T, 4C)
     h = this.c_proj.call(h); // (B, T, C)
     return this.dropout.call(h);
   }

@@ -9,9 +9,15 @@ import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
 import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { Activation } from "../layers/activation.ts";
-import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
+import {
+  attend,
+  ATTENTION_POINTS,
+  attentionBias,
+  type AttentionContext,
+} from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
+import { MLP_POINTS } from "../layers/mlp.ts";
 import { LayerNorm } from "../layers/norm.ts";
 import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
@@ -54,6 +60,11 @@ export class GPTNeoXAttention extends Module {
     this.dense = this.addModule("dense", new Linear(C, C, lin));
   }
 
+  /** q, k, v (after rotary), scores, probs, context (before dense). */
+  override get points(): readonly string[] {
+    return ATTENTION_POINTS;
+  }
+
   /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
   forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
     const [B, T, C] = x.shape;
@@ -66,9 +77,12 @@ export class GPTNeoXAttention extends Module {
       q = applyRotary(q, cos, sin);
       k = applyRotary(k, cos, sin);
     }
-    const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, part(2)) : [k, part(2)];
-    const [y, probs] = attend(q, kAll, vAll, { scale: hs ** -0.5, bias: ctx.bias }); // (B, nh, T, hs)
-    const merged = y.transpose(1, 2).reshape(B, T, C); // (B, T, C), heads side by side
+    q = this.point("q", q);
+    k = this.point("k", k);
+    const v = this.point("v", part(2));
+    const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
+    const [y, probs] = attend(q, kAll, vAll, { scale: hs ** -0.5, bias: ctx.bias, module: this }); // (B, nh, T, hs)
+    const merged = this.point("context", y.transpose(1, 2).reshape(B, T, C)); // (B, T, C), heads side by side
     return [this.dense.call(merged), probs];
   }
 }
@@ -102,9 +116,14 @@ export class GPTNeoXMLP extends Module {
     this.act = this.addModule("act", new Activation(config.hidden_act));
   }
 
+  /** `act`: the activation's output ({@link MLP_POINTS}). */
+  override get points(): readonly string[] {
+    return MLP_POINTS;
+  }
+
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor): Tensor {
-    return this.dense_4h_to_h.call(this.act.call(this.dense_h_to_4h.call(x)));
+    return this.dense_4h_to_h.call(this.point("act", this.act.call(this.dense_h_to_4h.call(x))));
   }
 }
 

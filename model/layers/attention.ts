@@ -55,6 +55,21 @@ export function attentionBias(
   return bias;
 }
 
+/**
+ * The points of every family's attention (`attn.source.<name>`): q, k, v of this forward's
+ * positions after rotary, before the kv cache and before grouped heads are shared (k, v have
+ * kvHeads heads); scores before softmax after scaling, softcap and mask (B, H, T, S); probs
+ * (B, H, T, S); context, the merged heads before the output projection (B, T, H * D).
+ */
+export const ATTENTION_POINTS: readonly string[] = Object.freeze([
+  "q",
+  "k",
+  "v",
+  "scores",
+  "probs",
+  "context",
+]);
+
 /** Options of {@link attend}. */
 export interface AttendOptions {
   /** Multiplies q k^T (usually 1 / sqrt(headDim)). */
@@ -63,6 +78,8 @@ export interface AttendOptions {
   bias: Tensor | null;
   /** Gemma 2's attn_logit_softcapping: scores become cap * tanh(scores / cap). */
   softcap?: number | null;
+  /** The module whose points `scores` and `probs` these are (hooks may read or replace them). */
+  module?: Module | null;
 }
 
 /**
@@ -94,7 +111,9 @@ export function attend(q: Tensor, k: Tensor, v: Tensor, opts: AttendOptions): [T
   scores = scores.reshape(B, H, T, S);
   if (opts.softcap) scores = scores.div(opts.softcap).tanh().mul(opts.softcap);
   if (opts.bias) scores = scores.add(opts.bias);
-  const probs = scores.softmax(-1); // (B, H, T, S)
+  if (opts.module) scores = opts.module.point("scores", scores);
+  let probs = scores.softmax(-1); // (B, H, T, S)
+  if (opts.module) probs = opts.module.point("probs", probs);
   const y = probs.reshape(B, KV, groups * T, S).matmul(v).reshape(B, H, T, D); // (B, H, T, D)
   return [y, probs];
 }
@@ -199,6 +218,11 @@ export class SelfAttention extends Module {
     };
   }
 
+  /** q, k, v, scores, probs, context ({@link ATTENTION_POINTS}). */
+  override get points(): readonly string[] {
+    return ATTENTION_POINTS;
+  }
+
   /** Whether this layer uses the sliding-window mask. */
   get sliding(): boolean {
     return this.#o.sliding;
@@ -215,20 +239,23 @@ export class SelfAttention extends Module {
     };
     let q = split(this.q_proj.call(x), H, this.q_norm);
     let k = split(this.k_proj.call(x), KV, this.k_norm);
-    const vNew = split(this.v_proj.call(x), KV);
     if (ctx.positionEmbeddings) {
       const [cos, sin] = ctx.positionEmbeddings;
       q = applyRotary(q, cos, sin);
       k = applyRotary(k, cos, sin);
     }
+    q = this.point("q", q); // (B, H, T, D)
+    k = this.point("k", k); // (B, KV, T, D)
+    const vNew = this.point("v", split(this.v_proj.call(x), KV)); // (B, KV, T, D)
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#o.layer, k, vNew) : [k, vNew];
     const bias = this.#o.sliding ? (ctx.slidingBias ?? ctx.bias) : ctx.bias;
     const [y, probs] = attend(q, kAll, vAll, {
       scale: this.#o.scale,
       bias,
       softcap: this.#o.softcap,
+      module: this,
     });
-    const merged = y.transpose(1, 2).reshape(B, T, H * D); // (B, T, heads * D)
+    const merged = this.point("context", y.transpose(1, 2).reshape(B, T, H * D)); // (B, T, H * D)
     return [this.o_proj.call(merged), probs];
   }
 }

@@ -6,6 +6,12 @@ import { Module } from "../module.ts";
 import { Activation, type ActivationName } from "./activation.ts";
 import { Linear } from "./linear.ts";
 
+/**
+ * The point of every family's MLP (`mlp.source.act`): the activation's output, and for gated
+ * MLPs the gated product act(gate(x)) * up(x), i.e. the input of the down projection (B, T, I).
+ */
+export const MLP_POINTS: readonly string[] = Object.freeze(["act"]);
+
 /** Options of {@link GatedMLP}. */
 export interface GatedMLPOptions {
   /** Width of the residual stream. */
@@ -50,9 +56,13 @@ export class GatedMLP extends Module {
     this.down_proj = this.addModule("down_proj", new Linear(I, C, lin));
     this.act_fn = this.addModule("act_fn", new Activation(opts.activation));
   }
+  /** `act`, the gated product ({@link MLP_POINTS}). */
+  override get points(): readonly string[] {
+    return MLP_POINTS;
+  }
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor): Tensor {
     const gate = this.act_fn.call(this.gate_proj.call(x)); // (B, T, I)
-    return this.down_proj.call(gate.mul(this.up_proj.call(x))); // (B, T, C)
+    return this.down_proj.call(this.point("act", gate.mul(this.up_proj.call(x)))); // (B, T, C)
   }
 }

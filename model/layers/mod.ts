@@ -32,6 +32,7 @@ export { Activation, type ActivationName, ACTIVATIONS, geluExact } from "./activ
 export {
   attend,
   type AttendOptions,
+  ATTENTION_POINTS,
   attentionBias,
   type AttentionContext,
   MASKED,
@@ -40,7 +41,7 @@ export {
 } from "./attention.ts";
 export { Dropout, Embedding } from "./embedding.ts";
 export { Linear, type LinearOptions } from "./linear.ts";
-export { GatedMLP, type GatedMLPOptions } from "./mlp.ts";
+export { GatedMLP, type GatedMLPOptions, MLP_POINTS } from "./mlp.ts";
 export { LayerNorm, type LayerNormOptions, RMSNorm, type RMSNormOptions } from "./norm.ts";
 export { newParameter } from "./parameter.ts";
 export {

@@ -6,7 +6,12 @@ import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
-import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
+import {
+  attend,
+  ATTENTION_POINTS,
+  attentionBias,
+  type AttentionContext,
+} from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
@@ -65,6 +70,11 @@ export class Olmo2Attention extends Module {
     this.k_norm = this.addModule("k_norm", new RMSNorm(KV * D, config.rms_norm_eps, { device }));
   }
 
+  /** q, k, v (after norms and rotary), scores, probs, context (before o_proj). */
+  override get points(): readonly string[] {
+    return ATTENTION_POINTS;
+  }
+
   /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
   forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
     const [B, T, C] = x.shape;
@@ -72,15 +82,19 @@ export class Olmo2Attention extends Module {
     const heads = (t: Tensor, n: number) => t.reshape(B, T, n, D).transpose(1, 2); // (B, n, T, D)
     let q = heads(this.q_norm.call(this.q_proj.call(x)), H);
     let k = heads(this.k_norm.call(this.k_proj.call(x)), KV);
-    const v = heads(this.v_proj.call(x), KV);
+    let v = heads(this.v_proj.call(x), KV);
     if (ctx.positionEmbeddings) {
       const [cos, sin] = ctx.positionEmbeddings; // (B, T, D)
       q = applyRotary(q, cos, sin);
       k = applyRotary(k, cos, sin);
     }
+    q = this.point("q", q);
+    k = this.point("k", k);
+    v = this.point("v", v);
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
-    const [y, probs] = attend(q, kAll, vAll, { scale: D ** -0.5, bias: ctx.bias }); // (B, H, T, D)
-    return [this.o_proj.call(y.transpose(1, 2).reshape(B, T, H * D)), probs];
+    const [y, probs] = attend(q, kAll, vAll, { scale: D ** -0.5, bias: ctx.bias, module: this }); // (B, H, T, D)
+    const context = this.point("context", y.transpose(1, 2).reshape(B, T, H * D)); // (B, T, H * D)
+    return [this.o_proj.call(context), probs];
   }
 }
 

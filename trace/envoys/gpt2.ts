@@ -2,10 +2,12 @@
 // what each module's `.output` holds under transformers 4.57. Types only.
 
 import type { Envoy } from "../envoy.ts";
-import type { EnvoyList, GeneratorEnvoy } from "./common.ts";
+import type { AttentionSource, EnvoyList, GeneratorEnvoy, MLPSource } from "./common.ts";
 
 /** `transformer.h[i].attn`: output [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
 export interface AttentionEnvoy extends Envoy {
+  /** q, k, v, scores, probs, context. */
+  readonly source: AttentionSource;
   /** Projection to q | k | v: output (B, T, 3C). */
   readonly c_attn: Envoy;
   /** Output projection: input holds the heads side by side (B, T, nh * hs). */
@@ -17,6 +19,8 @@ export interface AttentionEnvoy extends Envoy {
 }
 /** `transformer.h[i].mlp`: output (B, T, C) before the residual add. */
 export interface MLPEnvoy extends Envoy {
+  /** act: the input of the down projection. */
+  readonly source: MLPSource;
   /** Up projection: output (B, T, 4C). */
   readonly c_fc: Envoy;
   /** GELU: output (B, T, 4C). */

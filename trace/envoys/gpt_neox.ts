@@ -2,10 +2,12 @@
 // typed with what each `.output` holds in transformers 4.57. Types only.
 
 import type { Envoy } from "../envoy.ts";
-import type { EnvoyList, GeneratorEnvoy } from "./common.ts";
+import type { AttentionSource, EnvoyList, GeneratorEnvoy, MLPSource } from "./common.ts";
 
 /** `gpt_neox.layers[i].attention`: output [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
 export interface GPTNeoXAttentionEnvoy extends Envoy {
+  /** q, k, v, scores, probs, context. */
+  readonly source: AttentionSource;
   /** Fused projection: output (B, T, 3C), per head [q | k | v]. */
   readonly query_key_value: Envoy;
   /** Output projection: input holds the heads side by side (B, T, C). */
@@ -13,6 +15,8 @@ export interface GPTNeoXAttentionEnvoy extends Envoy {
 }
 /** `gpt_neox.layers[i].mlp`: output (B, T, C) before the residual add. */
 export interface GPTNeoXMLPEnvoy extends Envoy {
+  /** act: the input of the down projection. */
+  readonly source: MLPSource;
   /** Expansion: output (B, T, I). */
   readonly dense_h_to_4h: Envoy;
   /** Projection back: output (B, T, C). */

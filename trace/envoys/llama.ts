@@ -2,10 +2,12 @@
 // `model.model.layers[i].self_attn`, typed with what each `.output` holds in transformers 4.57.
 
 import type { Envoy } from "../envoy.ts";
-import type { EnvoyList, GeneratorEnvoy } from "./common.ts";
+import type { AttentionSource, EnvoyList, GeneratorEnvoy, MLPSource } from "./common.ts";
 
 /** `model.layers[i].self_attn`: output [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
 export interface LlamaAttentionEnvoy extends Envoy {
+  /** q, k, v, scores, probs, context. */
+  readonly source: AttentionSource;
   /** Queries: output (B, T, H * D). */
   readonly q_proj: Envoy;
   /** Keys: output (B, T, KV * D). */
@@ -21,6 +23,8 @@ export interface LlamaAttentionEnvoy extends Envoy {
 }
 /** `model.layers[i].mlp`: output (B, T, C) before the residual add. */
 export interface LlamaMLPEnvoy extends Envoy {
+  /** act: the input of the down projection. */
+  readonly source: MLPSource;
   /** Gate projection: output (B, T, I). */
   readonly gate_proj: Envoy;
   /** Up projection: output (B, T, I). */

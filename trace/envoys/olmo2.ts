@@ -2,11 +2,13 @@
 // each `.output` holds in transformers 4.57. Types only.
 
 import type { Envoy } from "../envoy.ts";
-import type { EnvoyList, GeneratorEnvoy } from "./common.ts";
+import type { AttentionSource, EnvoyList, GeneratorEnvoy } from "./common.ts";
 import type { LlamaMLPEnvoy } from "./llama.ts";
 
 /** `model.layers[i].self_attn`: output [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
 export interface Olmo2AttentionEnvoy extends Envoy {
+  /** q, k, v, scores, probs, context. */
+  readonly source: AttentionSource;
   /** Queries: output (B, T, H * D). */
   readonly q_proj: Envoy;
   /** Keys: output (B, T, KV * D). */
