@@ -122,3 +122,13 @@ export function deviceTest(
     });
   }
 }
+
+/** Runs `f` under a cpu tier and restores the previous one. */
+export function withTier<T>(tier: "reference" | "fast", f: () => T): T {
+  const prev = setCpuTier(tier);
+  try {
+    return f();
+  } finally {
+    setCpuTier(prev);
+  }
+}

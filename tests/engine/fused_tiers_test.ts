@@ -7,7 +7,6 @@ import {
   fastTierInfo,
   grad,
   randn,
-  setCpuTier,
   startThreads,
   stopThreads,
   type Tensor,
@@ -15,15 +14,7 @@ import {
 } from "../../engine/mod.ts";
 import { MIN_ELEMS } from "../../engine/cpu/fast/rows.ts";
 import { assertClose } from "../_assert.ts";
-
-function withTier<T>(tier: "reference" | "fast", f: () => T): T {
-  const prev = setCpuTier(tier);
-  try {
-    return f();
-  } finally {
-    setCpuTier(prev);
-  }
-}
+import { withTier } from "../_devices.ts";
 
 async function compare(label: string, f: () => Tensor, tol = { atol: 2e-6, rtol: 2e-6 }) {
   const ref = withTier("reference", f), fast = withTier("fast", f);

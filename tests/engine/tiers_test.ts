@@ -5,16 +5,7 @@
 import assert from "node:assert/strict";
 import { cpuTier, randn, setCpuTier, type Tensor } from "../../engine/mod.ts";
 import { assertClose } from "../_assert.ts";
-
-/** Runs `f` under a tier and restores the previous one. */
-function withTier<T>(tier: "reference" | "fast", f: () => T): T {
-  const prev = setCpuTier(tier);
-  try {
-    return f();
-  } finally {
-    setCpuTier(prev);
-  }
-}
+import { withTier } from "../_devices.ts";
 
 /** Compares the tiers on one product; float32 accumulation over K terms bounds the tolerance. */
 async function compare(label: string, a: Tensor, b: Tensor): Promise<void> {
