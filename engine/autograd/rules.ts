@@ -5,6 +5,7 @@
 import type { Op } from "../backend.ts";
 import type { IndexSpec } from "../index.ts";
 import { Tensor, where } from "../tensor.ts";
+import { attentionRule } from "./attention_grad.ts";
 
 /** Layout edits that make views (no kernel runs): their gradients are layout edits too. */
 export type LayoutOp = "expand" | "reshape" | "permute" | "index";
@@ -267,6 +268,9 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
       return [flat.reshape(...x.shape)];
     },
   },
+
+  // ---- fused attention: see attention_grad.ts ---------------------------------------------
+  attention: attentionRule,
 
   // ---- layout edits (views) ---------------------------------------------------------------
   expand: { reads: "none", grads: ({ g, x: [x] }) => [unbroadcast(g, x.shape)] },

@@ -6,6 +6,8 @@ import { typedArrayFor } from "../backend.ts";
 import { referenceKernels } from "./reference.ts";
 import { compiledKernels } from "./compiled.ts";
 import { fastMatmul } from "./fast/mod.ts";
+import { referenceAttention } from "./attention.ts";
+import { fastAttention } from "./fast/attention.ts";
 
 /** Which cpu kernels run: the plain-TypeScript oracle or the SIMD fast tier. */
 export type CpuTier = "reference" | "fast";
@@ -31,6 +33,7 @@ const fastKernels: Kernels = {
   matmul: (out: View, a: View, b: View) => {
     if (!fastMatmul(out, a, b)) referenceKernels.matmul(out, a, b);
   },
+  attention: fastAttention,
 };
 
 function storage(buf: TypedArray, dtype: DType): Storage {

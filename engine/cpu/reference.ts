@@ -10,6 +10,7 @@ import type {
   View,
 } from "../backend.ts";
 import { eachBatch, eachRow, rowKernel } from "./strided.ts";
+import { referenceAttention } from "./attention.ts";
 
 const buf = (v: View) => v.storage.buf as TypedArray;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -219,4 +220,5 @@ export const referenceKernels = {
       }
     });
   },
+  attention: referenceAttention,
 } satisfies Kernels;
