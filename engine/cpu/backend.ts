@@ -6,7 +6,6 @@ import { typedArrayFor } from "../backend.ts";
 import { referenceKernels } from "./reference.ts";
 import { compiledKernels } from "./compiled.ts";
 import { fastMatmul } from "./fast/mod.ts";
-import { referenceAttention } from "./attention.ts";
 import { fastAttention } from "./fast/attention.ts";
 
 /** Which cpu kernels run: the plain-TypeScript oracle or the SIMD fast tier. */
