@@ -48,7 +48,7 @@ export { BACKWARD } from "./autograd/rules.ts";
 export type { BackwardRule, GradOp, LayoutOp, RuleContext } from "./autograd/rules.ts";
 export { Adam, AdamW, SGD } from "./optim.ts";
 export { attention, attentionComposite } from "./attention.ts";
-export type { AttentionData, AttentionOptions } from "./attention.ts";
+export type { AttentionOptions } from "./attention.ts";
 export type { AdamOptions, Optimizer, SGDOptions } from "./optim.ts";
 export { allocatedSince, allocationMark, isKept, keep, release, tidy } from "./scope.ts";
 export { initWebGPU, liveBuffers, readAll, resolveDevice, webgpuStats } from "./webgpu/mod.ts";

@@ -9,7 +9,7 @@ import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
 import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { Activation } from "../layers/activation.ts";
-import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
+import { attendCausal, attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
 import { LayerNorm } from "../layers/norm.ts";
@@ -54,8 +54,8 @@ export class GPTNeoXAttention extends Module {
     this.dense = this.addModule("dense", new Linear(C, C, lin));
   }
 
-  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
-  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S) or null]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor | null] {
     const [B, T, C] = x.shape;
     const nh = this.#heads, hs = C / nh;
     const qkv = this.query_key_value.call(x).reshape(B, T, nh, 3 * hs).transpose(1, 2); // (B, nh, T, 3hs)
@@ -67,7 +67,8 @@ export class GPTNeoXAttention extends Module {
       k = applyRotary(k, cos, sin);
     }
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, part(2)) : [k, part(2)];
-    const [y, probs] = attend(q, kAll, vAll, { scale: hs ** -0.5, bias: ctx.bias }); // (B, nh, T, hs)
+    const opts = { scale: hs ** -0.5, bias: ctx.bias };
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, this.outputObserved); // (B, nh, T, hs)
     const merged = y.transpose(1, 2).reshape(B, T, C); // (B, T, C), heads side by side
     return [this.dense.call(merged), probs];
   }

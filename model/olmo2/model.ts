@@ -6,7 +6,7 @@ import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
 import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
-import { attend, attentionBias, type AttentionContext } from "../layers/attention.ts";
+import { attendCausal, attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
@@ -65,8 +65,8 @@ export class Olmo2Attention extends Module {
     this.k_norm = this.addModule("k_norm", new RMSNorm(KV * D, config.rms_norm_eps, { device }));
   }
 
-  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
-  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, H, T, S) or null]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor | null] {
     const [B, T, C] = x.shape;
     const H = this.#heads, KV = this.#kvHeads, D = C / H;
     const heads = (t: Tensor, n: number) => t.reshape(B, T, n, D).transpose(1, 2); // (B, n, T, D)
@@ -79,7 +79,8 @@ export class Olmo2Attention extends Module {
       k = applyRotary(k, cos, sin);
     }
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
-    const [y, probs] = attend(q, kAll, vAll, { scale: D ** -0.5, bias: ctx.bias }); // (B, H, T, D)
+    const opts = { scale: D ** -0.5, bias: ctx.bias };
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, this.outputObserved); // (B, H, T, D)
     return [this.o_proj.call(y.transpose(1, 2).reshape(B, T, H * D)), probs];
   }
 }
