@@ -1,12 +1,14 @@
-// The fast tier's attention: per (batch, kv head), the scores of the head group come from the
-// SIMD matmul into a reused scratch block (never [B, H, T, S] at once), rows are masked and
-// softmaxed in place, and the same matmul multiplies them by V straight into the output.
+// The fast tier's attention: per batch row and chunk of kv heads, the scores come from one
+// batched SIMD matmul into a reused scratch block (never [B, H, T, S] at once), rows are masked
+// and softmaxed in place, and one more matmul multiplies them by V straight into the output.
 
 import type { AttentionParams, View } from "../../backend.ts";
 import { referenceAttention, visibleKeys } from "../attention.ts";
 import { referenceKernels } from "../reference.ts";
 import { fastMatmulWith } from "./matmul.ts";
 
+/** Floats of the reused scores block (16 MiB): kv heads are taken in chunks that fit. */
+const SCRATCH = 1 << 22;
 let scratch = new Float32Array(0);
 
 function block(size: number): Float32Array {
@@ -45,37 +47,33 @@ export function fastAttention(
   const [vs0, vs1, vs2, vs3] = v.strides;
   const bb = bias ? (bias.storage.buf as Float32Array) : null, bs = bias?.strides ?? [0, 0, 0, 0];
   const ob = out.storage.buf as Float32Array;
-  // The group's query rows as one [G*T, D] matrix when heads and positions merge, else batched.
-  const flat = T === 1 || qs1 === T * qs2;
+  // A group's query rows form one [G*T, D] matrix when heads and positions merge; else [G, T, D].
+  const flat = T === 1 || qs1 === T * qs2, rs = T === 1 ? qs1 : qs2;
+  // kv heads per chunk: one batched matmul each way per chunk, scratch below SCRATCH floats.
+  const C = Math.max(1, Math.min(KV, Math.floor(SCRATCH / (G * T * S))));
   for (let b = 0; b < B; b++) {
-    for (let g = 0; g < KV; g++) {
-      const h0 = g * G, row0 = (b * H + h0) * T; // first output row of the group
-      const pbuf = probs ? (probs.storage.buf as Float32Array) : block(G * T * S);
+    for (let g0 = 0; g0 < KV; g0 += C) {
+      const c = Math.min(C, KV - g0), h0 = g0 * G, row0 = (b * H + h0) * T; // first output row
+      const pbuf = probs ? (probs.storage.buf as Float32Array) : block(c * G * T * S);
       const po = probs ? probs.offset + row0 * S : 0;
       const qo = q.offset + b * qs0 + h0 * qs1;
-      const ko = k.offset + b * ks0 + g * ks1, vo = v.offset + b * vs0 + g * vs1;
+      const ko = k.offset + b * ks0 + g0 * ks1, vo = v.offset + b * vs0 + g0 * vs1;
       const oo = out.offset + row0 * D;
+      const kT = { ...k, offset: ko }, vv = { ...v, offset: vo }, qv = { ...q, offset: qo };
       if (flat) {
-        const rs = T === 1 ? qs1 : qs2;
-        mm(view(pbuf, [G * T, S], [S, 1], po), {
-          ...q,
-          shape: [G * T, D],
-          strides: [rs, qs3],
-          offset: qo,
-        }, {
-          ...k,
-          shape: [D, S],
-          strides: [ks3, ks2],
-          offset: ko,
-        }); // (G*T, S)
+        mm(
+          view(pbuf, [c, G * T, S], [G * T * S, S, 1], po),
+          { ...qv, shape: [c, G * T, D], strides: [G * qs1, rs, qs3] },
+          { ...kT, shape: [c, D, S], strides: [ks1, ks3, ks2] },
+        ); // (c, G*T, S)
       } else {
         mm(
-          view(pbuf, [G, T, S], [T * S, S, 1], po),
-          { ...q, shape: [G, T, D], strides: [qs1, qs2, qs3], offset: qo },
-          { ...k, shape: [G, D, S], strides: [0, ks3, ks2], offset: ko },
-        ); // (G, T, S)
+          view(pbuf, [c, G, T, S], [G * T * S, T * S, S, 1], po),
+          { ...qv, shape: [c, G, T, D], strides: [G * qs1, qs1, qs2, qs3] },
+          { ...kT, shape: [c, G, D, S], strides: [ks1, 0, ks3, ks2] },
+        ); // (c, G, T, S)
       }
-      for (let r = 0; r < G * T; r++) {
+      for (let r = 0; r < c * G * T; r++) {
         const h = h0 + Math.floor(r / T), t = r % T;
         const [lo, hi] = visibleKeys(t, T, S, p);
         const base = po + r * S;
@@ -96,10 +94,10 @@ export function fastAttention(
         pbuf.fill(0, base + hi + 1, base + S);
       }
       mm(
-        view(ob, [G, T, D], [T * D, D, 1], oo),
-        view(pbuf, [G, T, S], [T * S, S, 1], po),
-        { ...v, shape: [G, S, D], strides: [0, vs2, vs3], offset: vo },
-      ); // (G, T, D)
+        view(ob, [c, G, T, D], [G * T * D, T * D, D, 1], oo),
+        view(pbuf, [c, G, T, S], [G * T * S, T * S, S, 1], po),
+        { ...vv, shape: [c, G, S, D], strides: [vs1, 0, vs2, vs3] },
+      ); // (c, G, T, D)
     }
   }
 }
