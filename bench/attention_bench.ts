@@ -32,7 +32,7 @@ console.log(
   `attention core per layer, B=1, ${THREADS} threads, cpu fast tier (simd ${info.simd}, relaxed ${info.relaxed}); median (min) ms`,
 );
 console.log(
-  "| shape | T | composite (ms) | fused (ms) | fused / composite | x layers (ms saved) |",
+  "| shape | T | composite (ms) | fused (ms) | fused / composite (median, min) | x layers (ms saved) |",
 );
 console.log("| --- | --- | --- | --- | --- | --- |");
 for (const [name, H, KV, D, layers] of SHAPES) {
