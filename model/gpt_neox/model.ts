@@ -32,8 +32,8 @@ const ALL = slice();
  * import { parseGPTNeoXConfig } from "./config.ts";
  * import { GPTNeoXAttention } from "./model.ts";
  * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5 });
- * const [, w] = new GPTNeoXAttention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
- * w.shape; // [1, 2, 3, 3]
+ * const [y, w] = new GPTNeoXAttention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
+ * y.shape; // [1, 3, 8]; w is null: no trace observes this module's output
  * ```
  */
 export class GPTNeoXAttention extends Module {

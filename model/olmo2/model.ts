@@ -28,8 +28,8 @@ import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
  * import { parseOlmo2Config } from "./config.ts";
  * import { Olmo2Attention } from "./model.ts";
  * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1 });
- * const [, w] = new Olmo2Attention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
- * w.shape; // [1, 2, 3, 3]
+ * const [y, w] = new Olmo2Attention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
+ * y.shape; // [1, 3, 8]; w is null: no trace observes this module's output
  * ```
  */
 export class Olmo2Attention extends Module {
