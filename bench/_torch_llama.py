@@ -18,8 +18,9 @@ V = shape["vocab_size"]
 
 out = {"torch": torch.__version__, "threads": threads}
 with torch.inference_mode():
-    ids = torch.randint(0, V, (1, 128))
-    out["prefill128"] = median(lambda: model(ids).logits, 3)
+    for T, n in ((128, 3), (512, 2)):
+        ids = torch.randint(0, V, (1, T))
+        out[f"prefill{T}"] = median(lambda: model(ids).logits, n)
     ids = torch.randint(0, V, (1, 10))
     out["decodeMs"] = decode_ms(model, ids, 0)
 print(json.dumps(out))

@@ -1,5 +1,5 @@
 // GPT-2 small (random weights, f32, cpu) in tsight and in PyTorch in one run: prefill latency at
-// T=10 and T=128 and greedy KV-cache decode speed, printed side by side with ratios.
+// T=10, T=128 and T=512 and greedy KV-cache decode speed, printed side by side with ratios.
 // The PyTorch peer is bench/_torch_gpt2.py; without torch the peer is skipped with a message.
 
 import { fastTierInfo, startThreads, type Tensor } from "../engine/mod.ts";
@@ -17,6 +17,7 @@ import {
 type Figures = {
   prefill10: number;
   prefill128: number;
+  prefill512: number;
   decodeMs: number;
 };
 
@@ -32,7 +33,12 @@ async function tsightFigures(): Promise<Figures> {
     const opts = { attentionMask: b.attentionMask, positionIds: b.positionIds };
     return median(() => void (model.call(b.inputIds, opts) as Tensor), n);
   };
-  const out = { prefill10: prefill(10, 5), prefill128: prefill(128, 3), decodeMs: Infinity };
+  const out = {
+    prefill10: prefill(10, 5),
+    prefill128: prefill(128, 3),
+    prefill512: prefill(512, 2),
+    decodeMs: Infinity,
+  };
   out.decodeMs = await decodeMs(model, ids(10));
   return out;
 }
@@ -56,6 +62,7 @@ console.log(
 const rows: [string, number, number | undefined, "lower" | "higher"][] = [
   ["prefill T=10 (ms, full logits)", ours.prefill10, peer?.prefill10, "lower"],
   ["prefill T=128 (ms, full logits)", ours.prefill128, peer?.prefill128, "lower"],
+  ["prefill T=512 (ms, full logits)", ours.prefill512, peer?.prefill512, "lower"],
   [
     "decode (tok/s, greedy, KV cache)",
     1000 / ours.decodeMs,

@@ -1,5 +1,5 @@
 // A SmolLM2-135M-shaped Llama (random weights, f32, cpu) in tsight and in PyTorch in one run:
-// prefill latency at T=128 and greedy KV-cache decode speed, side by side with ratios. The
+// prefill latency at T=128 and T=512 and greedy KV-cache decode speed, side by side with ratios. The
 // peer is bench/_torch_llama.py; without torch the peer is skipped with a message.
 
 import { fastTierInfo, startThreads } from "../engine/mod.ts";
@@ -28,7 +28,7 @@ const SHAPE = {
   tie_word_embeddings: true,
 };
 
-type Figures = { prefill128: number; decodeMs: number };
+type Figures = { prefill128: number; prefill512: number; decodeMs: number };
 
 const torchFigures = (py: string) =>
   peerFigures<Figures & { torch: string }>(py, new URL("./_torch_llama.py", import.meta.url), [
@@ -39,12 +39,12 @@ async function tsightFigures(): Promise<Figures> {
   await startThreads(THREADS);
   const { model } = await randomModel(SHAPE, { seed: 0 });
   const ids = (T: number) => [Array.from({ length: T }, (_, i) => (i * 7919) % 49000)];
-  const b = prepareBatch(ids(128), 0);
-  const opts = { attentionMask: b.attentionMask, positionIds: b.positionIds };
-  const out = {
-    prefill128: median(() => void model.call(b.inputIds, opts), 3),
-    decodeMs: Infinity,
+  const prefill = (T: number, n: number) => {
+    const b = prepareBatch(ids(T), 0);
+    const opts = { attentionMask: b.attentionMask, positionIds: b.positionIds };
+    return median(() => void model.call(b.inputIds, opts), n);
   };
+  const out = { prefill128: prefill(128, 3), prefill512: prefill(512, 2), decodeMs: Infinity };
   out.decodeMs = await decodeMs(model, ids(10));
   return out;
 }
@@ -62,6 +62,7 @@ console.log(
 );
 printTable([
   ["prefill T=128 (ms, full logits)", ours.prefill128, peer?.prefill128, "lower"],
+  ["prefill T=512 (ms, full logits)", ours.prefill512, peer?.prefill512, "lower"],
   [
     "decode (tok/s, greedy, KV cache)",
     1000 / ours.decodeMs,

@@ -77,6 +77,18 @@ export type BinaryOp = typeof BINARY_OPS[number];
 /** Name of a last-axis reduction. */
 export type ReduceOp = typeof REDUCE_OPS[number];
 
+/** Scalars of the fused attention kernel (see `Kernels.attention`). */
+export interface AttentionParams {
+  /** Multiplies q k^T. */
+  readonly scale: number;
+  /** Query i (at position S - T + i) sees key j only when j <= S - T + i. */
+  readonly causal: boolean;
+  /** With causal: query i also sees key j only when S - T + i - j < window; null for none. */
+  readonly window: number | null;
+  /** Scores become softcap * tanh(scores / softcap) before the bias; null for none. */
+  readonly softcap: number | null;
+}
+
 /** out[i] = f(x[i]); `out` is contiguous with x's shape. */
 export type UnaryKernel = (out: View, x: View) => void;
 /** out[i] = f(a[i], b[i]); a and b are already broadcast (0 strides) to out's shape. */
@@ -119,6 +131,23 @@ export type Kernels =
     scatterAddRows: (dst: View, ids: View, src: View) => void;
     /** Largest k along the last axis, sorted descending: values and int32 indices [..., k]. */
     topk: (values: View, indices: View, x: View, k: number) => void;
+    // ---- fused attention (engine/attention.ts) ----
+    /**
+     * Scaled dot-product attention with grouped kv heads: q [B, H, T, D], k and v [B, KV, S, D]
+     * (H % KV == 0; query head h reads kv head floor(h / (H / KV))), bias null or broadcast (0
+     * strides) to [B, H, T, S]. Keys hidden by `causal`/`window` get probability 0; others get
+     * softmax(softcap(scale q k^T) + bias). out [B, H, T, D] contiguous; probs, when not null,
+     * a contiguous [B, H, T, S] that receives the probabilities.
+     */
+    attention: (
+      out: View,
+      probs: View | null,
+      q: View,
+      k: View,
+      v: View,
+      bias: View | null,
+      params: AttentionParams,
+    ) => void;
   }
   & FusedRowKernels;
 
@@ -185,6 +214,7 @@ export const ALL_OPS = [
   "scatterAddRows",
   "topk",
   ...FUSED_ROW_OPS,
+  "attention",
 ] as const satisfies readonly Op[];
 type MissingOps = Exclude<Op, typeof ALL_OPS[number]>;
 const _allOpsListed: MissingOps extends never ? true : MissingOps = true;

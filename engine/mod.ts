@@ -22,6 +22,7 @@ export { cpuTier, setCpuTier } from "./cpu/backend.ts";
 export type { CpuTier } from "./cpu/backend.ts";
 export { getBackend, hasBackend, registerBackend } from "./devices.ts";
 export type {
+  AttentionParams,
   Backend,
   BinaryKernel,
   BinaryOp,
@@ -47,6 +48,8 @@ export type { GradHook, GradNode } from "./autograd/state.ts";
 export { BACKWARD } from "./autograd/rules.ts";
 export type { BackwardRule, GradOp, LayoutOp, RuleContext } from "./autograd/rules.ts";
 export { Adam, AdamW, SGD } from "./optim.ts";
+export { attention, attentionComposite } from "./attention.ts";
+export type { AttentionOptions } from "./attention.ts";
 export type { AdamOptions, Optimizer, SGDOptions } from "./optim.ts";
 export { allocatedSince, allocationMark, isKept, keep, release, tidy } from "./scope.ts";
 export { initWebGPU, liveBuffers, readAll, resolveDevice, webgpuStats } from "./webgpu/mod.ts";

@@ -49,6 +49,15 @@ export abstract class Module {
   #children = new Map<string, Module>();
   #params = new Map<string, Tensor>();
 
+  /**
+   * True when an installed hook observes (and may replace) this module's output: a trace reads
+   * it. Attention modules then compute their weights eagerly; otherwise they use the fused
+   * kernel and return null weights (docs/tracing.md, "Attention weights and the fused kernel").
+   */
+  get outputObserved(): boolean {
+    return this.hook?.output !== undefined;
+  }
+
   /** The module's computation. Synchronous: no `await` inside a forward pass. */
   abstract forward(...args: unknown[]): unknown;
 

@@ -8,6 +8,7 @@ import { Tensor, where } from "../tensor.ts";
 import { FUSED_RULES, when, zerosOn } from "./fused_rules.ts";
 
 export type { LayerNormData, RmsNormData } from "./fused_rules.ts";
+import { attentionRule } from "./attention_grad.ts";
 
 /** Layout edits that make views (no kernel runs): their gradients are layout edits too. */
 export type LayoutOp = "expand" | "reshape" | "permute" | "index";
@@ -217,6 +218,9 @@ export const BACKWARD: Readonly<Record<GradOp, BackwardRule>> = {
       return [flat.reshape(...x.shape)];
     },
   },
+
+  // ---- fused attention: see attention_grad.ts ---------------------------------------------
+  attention: attentionRule,
 
   // ---- layout edits (views) ---------------------------------------------------------------
   expand: { reads: "none", grads: ({ g, x: [x] }) => [unbroadcast(g, x.shape)] },

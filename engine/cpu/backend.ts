@@ -7,6 +7,7 @@ import { referenceKernels } from "./reference.ts";
 import { compiledKernels } from "./compiled.ts";
 import { fastMatmul } from "./fast/mod.ts";
 import { simdGelu, simdLayerNorm, simdRmsNorm, simdSoftmax } from "./fast/rows.ts";
+import { fastAttention } from "./fast/attention.ts";
 
 /** Which cpu kernels run: the plain-TypeScript oracle or the SIMD fast tier. */
 export type CpuTier = "reference" | "fast";
@@ -39,6 +40,7 @@ const fastKernels: Kernels = {
     simdLayerNorm(out, x, w, b, eps) || compiledKernels.layerNorm(out, x, w, b, eps),
   rmsNorm: (out, x, w, eps, offset) =>
     simdRmsNorm(out, x, w, eps, offset) || referenceKernels.rmsNorm(out, x, w, eps, offset),
+  attention: fastAttention,
 };
 
 function storage(buf: TypedArray, dtype: DType): Storage {

@@ -11,6 +11,7 @@ import type {
 } from "../backend.ts";
 import { eachBatch, eachRow, rowKernel } from "./strided.ts";
 import { fusedReferenceKernels } from "./fused_reference.ts";
+import { referenceAttention } from "./attention.ts";
 
 const buf = (v: View) => v.storage.buf as TypedArray;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -221,4 +222,5 @@ export const referenceKernels = {
     });
   },
   ...fusedReferenceKernels,
+  attention: referenceAttention,
 } satisfies Kernels;

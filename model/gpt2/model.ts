@@ -1,7 +1,7 @@
 // GPT-2 read top to bottom, with HuggingFace's module tree and names so nnsight code ports line
 // for line. Every submodule runs through `call()` so hooks fire; forward passes are synchronous.
 
-import { arange, type Device, slice, type Tensor } from "../../engine/mod.ts";
+import { arange, attention, type Device, slice, type Tensor } from "../../engine/mod.ts";
 import type {
   CausalLM,
   CausalLMForwardOptions,
@@ -40,7 +40,8 @@ export type ForwardOptions = CausalLMForwardOptions;
  * probabilities pass through `attn_dropout`, whose output is the attention pattern), then
  * merged heads go through c_proj and resid_dropout. Returns `[attn_output (B, T, C), attn_weights
  * (B, nh, T, S)]` as transformers 4.57 does with eager attention (the probabilities after
- * attn_dropout).
+ * attn_dropout) when a trace observes attn's output or attn_dropout; otherwise the fused kernel
+ * runs, attn_dropout is not called and attn_weights is null (docs/tracing.md).
  *
  * @example
  * ```ts
@@ -49,7 +50,7 @@ export type ForwardOptions = CausalLMForwardOptions;
  * import { GPT2Attention } from "./model.ts";
  * const attn = new GPT2Attention(parseGPT2Config({ n_embd: 8, n_head: 2 }), 0, "cpu");
  * const [y, probs] = attn.call(zeros([1, 3, 8]), { bias: null, cache: null });
- * probs.shape; // [1, 2, 3, 3]
+ * y.shape; // [1, 3, 8]; probs is null: no trace observes attn or attn_dropout
  * ```
  */
 export class GPT2Attention extends Module {
@@ -85,8 +86,8 @@ export class GPT2Attention extends Module {
     return ATTENTION_POINTS;
   }
 
-  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
-  forward(x: Tensor, ctx: BlockContext): [Tensor, Tensor] {
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S) or null]. */
+  forward(x: Tensor, ctx: BlockContext): [Tensor, Tensor | null] {
     const [B, T, C] = x.shape;
     const nh = this.#nHead, hs = C / nh;
     const qkv = this.c_attn.call(x); // (B, T, 3C)
@@ -97,6 +98,14 @@ export class GPT2Attention extends Module {
     const q = this.point("q", heads(0));
     const kNew = this.point("k", heads(1)), vNew = this.point("v", heads(2));
     const [k, v] = ctx.cache ? ctx.cache.update(this.#layer, kNew, vNew) : [kNew, vNew]; // (B, nh, S, hs)
+    const pattern = this.attn_dropout.hook !== null || this.observes("scores") ||
+      this.observes("probs");
+    if (!this.outputObserved && !pattern) {
+      // Nobody reads the pattern: the fused kernel, causal keys skipped, no (B, nh, T, S).
+      const [fy] = attention(q, k, v, { scale: this.#scale, bias: ctx.bias, causal: true });
+      const merged = this.point("context", fy.transpose(1, 2).reshape(B, T, C)); // (B, T, C)
+      return [this.resid_dropout.call(this.c_proj.call(merged)), null];
+    }
     let att = q.mul(this.#scale).matmul(k.transpose(-2, -1)); // (B, nh, T, S)
     if (ctx.bias) att = att.add(ctx.bias); // (B, nh, T, S)
     att = this.point("probs", this.point("scores", att).softmax(-1));

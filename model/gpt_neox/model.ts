@@ -10,7 +10,7 @@ import type { KVCache } from "../kv_cache.ts";
 import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { Activation } from "../layers/activation.ts";
 import {
-  attend,
+  attendCausal,
   ATTENTION_POINTS,
   attentionBias,
   type AttentionContext,
@@ -38,8 +38,8 @@ const ALL = slice();
  * import { parseGPTNeoXConfig } from "./config.ts";
  * import { GPTNeoXAttention } from "./model.ts";
  * const c = parseGPTNeoXConfig({ hidden_size: 8, num_attention_heads: 2, rotary_pct: 0.5 });
- * const [, w] = new GPTNeoXAttention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
- * w.shape; // [1, 2, 3, 3]
+ * const [y, w] = new GPTNeoXAttention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
+ * y.shape; // [1, 3, 8]; w is null: no trace observes this module's output
  * ```
  */
 export class GPTNeoXAttention extends Module {
@@ -65,8 +65,8 @@ export class GPTNeoXAttention extends Module {
     return ATTENTION_POINTS;
   }
 
-  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S)]. */
-  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, nh, T, S) or null]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor | null] {
     const [B, T, C] = x.shape;
     const nh = this.#heads, hs = C / nh;
     const qkv = this.query_key_value.call(x).reshape(B, T, nh, 3 * hs).transpose(1, 2); // (B, nh, T, 3hs)
@@ -81,7 +81,9 @@ export class GPTNeoXAttention extends Module {
     k = this.point("k", k);
     const v = this.point("v", part(2));
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
-    const [y, probs] = attend(q, kAll, vAll, { scale: hs ** -0.5, bias: ctx.bias, module: this }); // (B, nh, T, hs)
+    const opts = { scale: hs ** -0.5, bias: ctx.bias, module: this };
+    const weights = this.outputObserved || this.observes("scores") || this.observes("probs");
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, weights); // (B, nh, T, hs)
     const merged = this.point("context", y.transpose(1, 2).reshape(B, T, C)); // (B, T, C), heads side by side
     return [this.dense.call(merged), probs];
   }

@@ -2,7 +2,7 @@
 // optional sliding window), scaled scores with optional logit softcapping, grouped kv heads,
 // and the q/k/v/o-projection module (Llama, Mistral, Qwen2/3, Gemma 2). No data is read back.
 
-import { type Device, type Tensor, tensor } from "../../engine/mod.ts";
+import { attention, type Device, type Tensor, tensor } from "../../engine/mod.ts";
 import type { KVCacheLike } from "../causal_lm.ts";
 import { Module } from "../module.ts";
 import { Linear } from "./linear.ts";
@@ -118,6 +118,35 @@ export function attend(q: Tensor, k: Tensor, v: Tensor, opts: AttendOptions): [T
   return [y, probs];
 }
 
+/**
+ * Causal attention for a module: with `weights` (a trace reads the module's output) the eager
+ * {@link attend}, whose probabilities become attn_weights; otherwise the fused engine kernel,
+ * which never builds (B, H, T, S), and null weights (as transformers' sdpa returns None).
+ * `opts.bias` must already hold the causal mask (see {@link attentionBias}); the kernel also
+ * skips the keys it hides.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { attendCausal } from "./attention.ts";
+ * const q = zeros([1, 4, 3, 8]), kv = zeros([1, 2, 3, 8]);
+ * const [y, w] = attendCausal(q, kv, kv, { scale: 0.35, bias: null }, false);
+ * y.shape; // [1, 4, 3, 8]; w is null
+ * ```
+ */
+export function attendCausal(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: AttendOptions,
+  weights: boolean,
+): [Tensor, Tensor | null] {
+  if (weights) return attend(q, k, v, opts);
+  const { scale, bias, softcap } = opts;
+  const [y] = attention(q, k, v, { scale, bias, softcap: softcap ?? null, causal: true }); // (B, H, T, D)
+  return [y, null];
+}
+
 /** What a decoder model hands each attention module besides the hidden states. */
 export interface AttentionContext {
   /** Rotary tables [cos, sin] (B, T, R) of this forward's positions, or null (no rotary). */
@@ -161,7 +190,8 @@ export interface SelfAttentionOptions {
 /**
  * HF's LlamaAttention and its relatives: q_proj, k_proj, v_proj (optional q_norm, k_norm per
  * head), rotary, grouped attention, o_proj. Returns `[attn_output (B, T, hidden), attn_weights
- * (B, heads, T, S)]`, as transformers 4.57 does with eager attention.
+ * (B, heads, T, S)]`, as transformers 4.57 does with eager attention, when a trace observes the
+ * output; otherwise attn_weights is null and the fused kernel runs ({@link attendCausal}).
  *
  * @example
  * ```ts
@@ -169,7 +199,7 @@ export interface SelfAttentionOptions {
  * import { SelfAttention } from "./attention.ts";
  * const attn = new SelfAttention({ hiddenSize: 8, numHeads: 2, numKvHeads: 1, headDim: 4, layer: 0 });
  * const [y, w] = attn.call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
- * w.shape; // [1, 2, 3, 3]
+ * y.shape; // [1, 3, 8]; w is null: no trace reads this module's output
  * ```
  */
 export class SelfAttention extends Module {
@@ -228,8 +258,8 @@ export class SelfAttention extends Module {
     return this.#o.sliding;
   }
 
-  /** x (B, T, hidden) -> [attn_output (B, T, hidden), attn_weights (B, heads, T, S)]. */
-  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
+  /** x (B, T, hidden) -> [attn_output (B, T, hidden), attn_weights (B, heads, T, S) or null]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor | null] {
     const [B, T] = x.shape;
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.#o;
     const split = (t: Tensor, n: number, norm?: RMSNorm) => {
@@ -249,12 +279,9 @@ export class SelfAttention extends Module {
     const vNew = this.point("v", split(this.v_proj.call(x), KV)); // (B, KV, T, D)
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#o.layer, k, vNew) : [k, vNew];
     const bias = this.#o.sliding ? (ctx.slidingBias ?? ctx.bias) : ctx.bias;
-    const [y, probs] = attend(q, kAll, vAll, {
-      scale: this.#o.scale,
-      bias,
-      softcap: this.#o.softcap,
-      module: this,
-    });
+    const opts = { scale: this.#o.scale, bias, softcap: this.#o.softcap, module: this };
+    const weights = this.outputObserved || this.observes("scores") || this.observes("probs");
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, weights);
     const merged = this.point("context", y.transpose(1, 2).reshape(B, T, H * D)); // (B, T, H * D)
     return [this.o_proj.call(merged), probs];
   }

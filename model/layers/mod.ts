@@ -12,7 +12,8 @@
  * - `SelfAttention({ hiddenSize, numHeads, numKvHeads, headDim, layer, qkvBias, outBias,
  *   qkNormEps, scale, softcap, sliding, device })`: q/k/v/o projections (+ q_norm/k_norm),
  *   returns [attn_output, attn_weights]; `attend(q, k, v, { scale, bias, softcap })` is the
- *   grouped-kv core; `attentionBias(B, T, past, mask, device, window)` the additive mask.
+ *   grouped-kv core (eager); `attendCausal(q, k, v, opts, weights)` picks it or the fused engine
+ *   kernel (weights null); `attentionBias(B, T, past, mask, device, window)` the additive mask.
  * - `GatedMLP({ hiddenSize, intermediateSize, activation, bias, device })`: gate/up/down_proj
  *   and act_fn; `Activation(name)` takes HF's ACT2FN names (silu, gelu_pytorch_tanh, ...).
  * - `newParameter(shape, device)`: a zero weight marked constant.
@@ -31,6 +32,7 @@
 export { Activation, type ActivationName, ACTIVATIONS, geluExact } from "./activation.ts";
 export {
   attend,
+  attendCausal,
   type AttendOptions,
   ATTENTION_POINTS,
   attentionBias,

@@ -7,7 +7,7 @@ import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } fro
 import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
 import {
-  attend,
+  attendCausal,
   ATTENTION_POINTS,
   attentionBias,
   type AttentionContext,
@@ -33,8 +33,8 @@ import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
  * import { parseOlmo2Config } from "./config.ts";
  * import { Olmo2Attention } from "./model.ts";
  * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1 });
- * const [, w] = new Olmo2Attention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
- * w.shape; // [1, 2, 3, 3]
+ * const [y, w] = new Olmo2Attention(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null });
+ * y.shape; // [1, 3, 8]; w is null: no trace observes this module's output
  * ```
  */
 export class Olmo2Attention extends Module {
@@ -75,8 +75,8 @@ export class Olmo2Attention extends Module {
     return ATTENTION_POINTS;
   }
 
-  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, H, T, S)]. */
-  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor] {
+  /** x (B, T, C) -> [attn_output (B, T, C), attn_weights (B, H, T, S) or null]. */
+  forward(x: Tensor, ctx: AttentionContext): [Tensor, Tensor | null] {
     const [B, T, C] = x.shape;
     const H = this.#heads, KV = this.#kvHeads, D = C / H;
     const heads = (t: Tensor, n: number) => t.reshape(B, T, n, D).transpose(1, 2); // (B, n, T, D)
@@ -92,7 +92,9 @@ export class Olmo2Attention extends Module {
     k = this.point("k", k);
     v = this.point("v", v);
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
-    const [y, probs] = attend(q, kAll, vAll, { scale: D ** -0.5, bias: ctx.bias, module: this }); // (B, H, T, D)
+    const opts = { scale: D ** -0.5, bias: ctx.bias, module: this };
+    const weights = this.outputObserved || this.observes("scores") || this.observes("probs");
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, weights); // (B, H, T, D)
     const context = this.point("context", y.transpose(1, 2).reshape(B, T, H * D)); // (B, T, H * D)
     return [this.o_proj.call(context), probs];
   }

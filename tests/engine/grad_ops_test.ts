@@ -2,7 +2,16 @@
 // (cpu/reference, cpu/fast, webgpu); a last test checks that the cases reach every rule.
 
 import assert from "node:assert/strict";
-import { BACKWARD, cat, slice, stack, type Tensor, tensor, where } from "../../engine/mod.ts";
+import {
+  attention,
+  BACKWARD,
+  cat,
+  slice,
+  stack,
+  type Tensor,
+  tensor,
+  where,
+} from "../../engine/mod.ts";
 import { away, gc, type GradCase, gradTable, ints, pos, tapeOps } from "./_grad_table.ts";
 
 const UNARY: GradCase[] = [
@@ -147,6 +156,30 @@ const COMPOSITE: GradCase[] = [
   }, [[3, 5], ints([1])]),
 ];
 
+/** The fused attention primitive (engine/attention.ts): q, k, v and the additive bias. */
+const ATTENTION: GradCase[] = [
+  gc(
+    "attention causal, GQA, cache offset, bias",
+    (q, k, v, bias) => attention(q, k, v, { causal: true, bias })[0],
+    [[1, 4, 3, 4], [1, 2, 5, 4], [1, 2, 5, 4], [
+      1,
+      1,
+      3,
+      5,
+    ]],
+  ),
+  gc(
+    "attention window and softcap",
+    (q, k, v) => attention(q, k, v, { causal: true, window: 2, softcap: 1.5, scale: 0.8 })[0],
+    [[1, 2, 3, 4], [1, 1, 4, 4], [1, 1, 4, 4]],
+  ),
+  gc(
+    "attention strided q, not causal",
+    (q, k, v) => attention(q.transpose(1, 2), k, v)[0].mul(v.sum()),
+    [[2, 3, 2, 4], [2, 2, 3, 4], [2, 2, 3, 4]],
+  ),
+];
+
 const GROUPS: [string, GradCase[]][] = [
   ["unary", UNARY],
   ["binary", BINARY],
@@ -155,6 +188,7 @@ const GROUPS: [string, GradCase[]][] = [
   ["gathers", GATHER],
   ["movement", MOVEMENT],
   ["composites", COMPOSITE],
+  ["attention", ATTENTION],
 ];
 for (const [name, cases] of GROUPS) gradTable(name, cases);
 

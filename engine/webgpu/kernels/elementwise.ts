@@ -23,7 +23,7 @@ import {
 const WG = 64;
 
 /** WGSL helpers some expressions call; included (with their dependencies) only when used. */
-const HELPERS: Record<string, string> = {
+export const HELPERS: Record<string, string> = {
   exp_: EXP,
   log_: LOG,
   // The builtin tanh loses relative precision near 0 and returns -1 for NaN on llvmpipe.

@@ -3,6 +3,7 @@
 
 import type { Kernels } from "../../backend.ts";
 import type { Host } from "./_common.ts";
+import { attentionKernel } from "./attention.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { gatherKernels } from "./gather.ts";
 import { matmulKernel } from "./matmul.ts";
@@ -33,5 +34,6 @@ export function webgpuKernels(host: Host): Kernels {
     ...gatherKernels(host),
     matmul: matmulKernel(host),
     ...fusedRowKernels(host),
+    attention: attentionKernel(host),
   } satisfies Kernels;
 }
