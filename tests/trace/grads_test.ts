@@ -169,12 +169,19 @@ for (const fam of FAMILIES) {
         const r = randn([1, T, g.shape[2]], { seed: 7 + i });
         for (const d of [g, r]) {
           const v = d.div(d.mul(d).sum().sqrt()); // (1, T, C), unit length
+          // The finite differences are the oracle, so they run on the reference tier: the fast
+          // tier's SIMD exp and fused rows add float32 noise that 2 eps would magnify.
           const at = async (s: number) => {
-            const m = await model.trace(grads.prompt_ids, () => {
-              hidden(i).set(":", hidden(i).add(v.mul(s)));
-              return metric();
-            }) as Tensor;
-            return m.dataSync()[0];
+            const prev = setCpuTier("reference");
+            try {
+              const m = await model.trace(grads.prompt_ids, () => {
+                hidden(i).set(":", hidden(i).add(v.mul(s)));
+                return metric();
+              }) as Tensor;
+              return m.dataSync()[0];
+            } finally {
+              setCpuTier(prev);
+            }
           };
           const [hi, lo] = [await at(eps), await at(-eps)];
           const fd = (hi - lo) / (2 * eps);
