@@ -14,7 +14,9 @@ import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import { record, type Resolved, Tracer } from "./tracer.ts";
 
 /** How a traced run drives the model. */
-export type RunMode = { kind: "trace" } | { kind: "generate"; options: Record<string, unknown> };
+export type RunMode =
+  | { kind: "trace"; options?: Record<string, unknown> }
+  | { kind: "generate"; options: Record<string, unknown> };
 
 /** A recorded trace as JSON: run it elsewhere with `model.run(request)`. */
 export interface TraceRequest {
