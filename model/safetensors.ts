@@ -417,7 +417,33 @@ function i64ToI32(name: string, bytes: Uint8Array): Int32Array {
  * ```
  */
 export async function loadSafetensors(path: string | URL): Promise<SafetensorsFile> {
-  return readSafetensors(await Deno.readFile(path));
+  return readSafetensors(await readWhole(path));
+}
+
+/**
+ * A file's bytes read into one buffer of its size (Deno.readFile grows and copies its buffer,
+ * which for a 500 MB checkpoint costs seconds and twice the memory). A file that changes size
+ * while being read is refused.
+ */
+async function readWhole(path: string | URL): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const bytes = new Uint8Array(size);
+  const CHUNK = 64 << 20;
+  let off = 0;
+  while (off < size) {
+    const n = await file.read(bytes.subarray(off, Math.min(size, off + CHUNK)));
+    if (n === null) break;
+    off += n;
+  }
+  if (off !== size || (await file.read(new Uint8Array(1))) !== null) {
+    throw new RangeError(
+      `File "${
+        String(path)
+      }" changed size while it was read (${size} bytes at the start, ${off} read): load it again once it is written`,
+    );
+  }
+  return bytes;
 }
 
 /**
