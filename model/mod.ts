@@ -37,6 +37,7 @@ export {
   initNormal,
   loadCheckpoint,
   type LoadReport,
+  prepackWeights,
   replacing,
   toParameter,
   type WeightSource,

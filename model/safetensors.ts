@@ -167,15 +167,22 @@ export class SafetensorsFile {
     const wide = dtype === "F32";
     // Exponent all ones: F32 0x7f800000, F16 0x7c00, BF16 0x7f80.
     const mask = wide ? 0x7f800000 : dtype === "F16" ? 0x7c00 : 0x7f80;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = bytes.byteLength / (wide ? 4 : 2);
     let index = -1;
     let count = 0;
-    for (let i = 0; i < n; i++) {
-      const bits = wide ? dv.getUint32(4 * i, true) : dv.getUint16(2 * i, true);
-      if ((bits & mask) === mask) {
-        if (index < 0) index = i;
-        count++;
+    if (wide && bytes.byteOffset % 4 === 0 && isLittleEndian) {
+      // Aligned F32 (every checkpoint written with 8-byte aligned data): a typed-array scan,
+      // several times faster than DataView reads on a 500 MB checkpoint.
+      count = countExponentOnes(new Uint32Array(bytes.buffer, bytes.byteOffset, n));
+      if (count > 0) index = firstExponentOnes(new Uint32Array(bytes.buffer, bytes.byteOffset, n));
+    } else {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < n; i++) {
+        const bits = wide ? dv.getUint32(4 * i, true) : dv.getUint16(2 * i, true);
+        if ((bits & mask) === mask) {
+          if (index < 0) index = i;
+          count++;
+        }
       }
     }
     if (index < 0) return undefined;
@@ -192,6 +199,21 @@ export class SafetensorsFile {
     }
   }
 }
+
+/** How many F32 bit patterns have an all-ones exponent (NaN or ±Inf); a small hot loop. */
+function countExponentOnes(u32: Uint32Array): number {
+  let count = 0;
+  for (let i = 0; i < u32.length; i++) count += (u32[i] & 0x7f800000) === 0x7f800000 ? 1 : 0;
+  return count;
+}
+
+/** The first index of an all-ones exponent in `u32` (one is there). */
+function firstExponentOnes(u32: Uint32Array): number {
+  return u32.findIndex((bits) => (bits & 0x7f800000) === 0x7f800000);
+}
+
+/** Whether this host stores numbers little-endian (typed-array views then read safetensors' bytes). */
+const isLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Parses and validates a safetensors buffer: header, dtypes, offsets, exact tiling of the data.
