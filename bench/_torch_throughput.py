@@ -28,9 +28,9 @@ ms = lambda t: (time.perf_counter() - t) * 1000
 out = {"torch": torch.__version__, "nnsight": nnsight.__version__ if hasattr(nnsight, "__version__") else "0.4.11"}
 
 
-def dataset(batches):
+def dataset(batches, **kw):
     for batch in batches:
-        with model.trace(batch):
+        with model.trace(batch, **kw):  # kwargs reach the HF forward (logits_to_keep)
             layers[spec["block"]].output.save()
             model.output.logits[:, -1].save()
 
@@ -45,6 +45,9 @@ dataset(spec["batches"][:1])  # warm-up
 t = time.perf_counter()
 dataset(spec["batches"])
 out["dataset"] = ms(t)
+t = time.perf_counter()
+dataset(spec["batches"], logits_to_keep=1)
+out["datasetKeep1"] = ms(t)
 n = spec["tracedTokens"]
 kw = dict(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
 for key in ("tracedWarm", "tracedMs"):

@@ -160,9 +160,9 @@ const rows: [string, number, number | undefined, "lower" | "higher"][] = [
     "lower",
   ],
   [
-    "same, tsight with logitsToKeep 1 (ms; vs nnsight full)",
+    "same, both with logitsToKeep / logits_to_keep 1 (ms; vs nnsight)",
     ours.datasetKeep1,
-    peer?.dataset,
+    peer?.datasetKeep1,
     "lower",
   ],
   [
