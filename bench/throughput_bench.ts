@@ -1,7 +1,7 @@
 // Throughput where research happens, tsight vs PyTorch in one run, for one model shape (gpt2,
-// smollm2 or qwen2; random f32 weights): prefill, a dataset of prompts traced in batches (one
-// block's output and the last-position logits saved) vs nnsight 0.4, HF generate's decode, and
-// traced decode (12 block outputs saved per step) vs nnsight. Peer: bench/_torch_throughput.py.
+// smollm2, qwen2; random f32; optional 2nd argument: prompt count): prefill, a dataset of prompts
+// traced in batches vs nnsight 0.4, HF generate's decode, traced decode (12 block outputs saved
+// per step) vs nnsight. Peer: bench/_torch_throughput.py.
 
 import { fastTierInfo, startThreads, type Tensor, tensor } from "../engine/mod.ts";
 import { decodeMs, median, peerFigures, printTable, THREADS, torchPython } from "./_peer.ts";
@@ -117,6 +117,8 @@ async function tsightFigures(batches: number[][][]): Promise<Figures> {
   return out;
 }
 
+// A second argument runs fewer prompts (a multiple of 16), e.g. on a busy machine.
+if (Deno.args[1]) shape.prompts = Math.max(BATCH, Math.floor(Number(Deno.args[1]) / BATCH) * BATCH);
 const batches = prompts(shape.prompts);
 const py = await torchPython();
 if (!py) console.error("PyTorch peer skipped: no python with torch and transformers");
