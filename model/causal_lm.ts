@@ -67,6 +67,11 @@ export interface CausalLMForwardOptions {
   positionIds?: Tensor;
   /** Past keys/values; the forward appends this call's T positions to it. */
   cache?: KVCacheLike;
+  /**
+   * HF's logits_to_keep: the head runs on the last n positions only, so logits are (B, n, V);
+   * 0 or undefined keeps every position. Base models ignore it.
+   */
+  logitsToKeep?: number;
 }
 
 /** Per-layer keys and values of past positions, as the attention modules use them. */

@@ -43,6 +43,12 @@ export interface GenerateOptions {
   eosTokenId?: number;
   /** Padding id (left padding and after eos); default the config's pad id, else the eos id, else 0. */
   padTokenId?: number;
+  /**
+   * HF's logits_to_keep for every step's forward (0 keeps all). Default: the last position
+   * only while no trace hooks the root module or the head (`lm_head`), else every position, so
+   * what a trace observes is unchanged. NaN/Inf checks see only the kept rows.
+   */
+  logitsToKeep?: number;
 }
 
 /**
@@ -125,6 +131,9 @@ export async function generateHeld(
   const B = rows.length;
   const batch = prepareBatch(rows, pad, { device, vocabSize: shape.vocabSize });
   const padded = batch.lengths.some((n) => n !== T);
+  const head = model.getModule(model.paths.lmHead);
+  // The head on the last position only, unless a trace observes the logits or the head.
+  const keep = () => opts.logitsToKeep ?? (model.hook || head?.hook ? undefined : 1);
   const cache = model.newCache({ batch: B, capacity: Math.max(1, T + maxNew) });
   const hostIds = batch.hostIds;
   const columns: Int32Array[] = [];
@@ -139,7 +148,7 @@ export async function generateHeld(
           : step === 0
           ? { attentionMask: batch.attentionMask, positionIds: batch.positionIds, cache }
           : stepMask(batch.lengths, T, step, device, cache);
-        const logits = model.call(ids, fwd); // (B, t, V)
+        const logits = model.call(ids, { ...fwd, logitsToKeep: keep() }); // (B, t or kept, V)
         return [pick.prepare(logits.get(":, -1")), ...(cache.tensors ?? [])]; // the cache may have grown
       });
       if (ownIds) release(ids);

@@ -11,7 +11,7 @@ import type { GPT2LMHeadModel } from "./gpt2/model.ts";
 import { resolveModelDir, type ResolveModelOptions } from "./hub.ts";
 import { checkFiniteWeights, loadSafetensorsDir } from "./safetensors.ts";
 import { Tokenizer } from "./tokenizer.ts";
-import type { LoadReport } from "./weights.ts";
+import { type LoadReport, prepackWeights } from "./weights.ts";
 
 /** A model with its tokenizer (null when the folder has none) and raw config. */
 export interface LoadedModel {
@@ -91,6 +91,7 @@ export async function loadModel(
   ]);
   checkFiniteWeights(weights, opts);
   const report = family.loadWeights(model, weights);
+  prepackWeights(model); // cpu fast tier: the first forward then runs as fast as the next
   opts.onReport?.(report);
   return { model, tokenizer, config, family };
 }
@@ -123,6 +124,7 @@ export async function randomModel(
   const family = familyOf(full);
   const empty = family.create(full, { device: opts.device ?? "cpu", empty: true });
   const model = family.initRandom(empty, opts.seed ?? 0);
+  prepackWeights(model);
   return { model, tokenizer: (await family.defaultTokenizer?.()) ?? null, config: full, family };
 }
 

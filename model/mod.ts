@@ -37,6 +37,7 @@ export {
   initNormal,
   loadCheckpoint,
   type LoadReport,
+  prepackWeights,
   replacing,
   toParameter,
   type WeightSource,
@@ -57,16 +58,19 @@ export { NonFiniteLogitsError } from "./finite.ts";
 export { lockOf, ModelLock, withLock } from "./lock.ts";
 export {
   checkGenerateOptions,
+  checkLogitsToKeep,
   checkOptions,
   checkPromptLength,
   checkTokenId,
   checkTokenRows,
+  LogitsToKeepError,
   MAX_TOKEN_ID,
   type OptionKind,
   PromptLengthError,
   TokenIdError,
 } from "./validate.ts";
 export { type Batch, normalizeRows, prepareBatch } from "./batch.ts";
+export { keepLastPositions } from "./logits_to_keep.ts";
 export {
   type Activation as ActivationName,
   ACTIVATIONS,

@@ -174,6 +174,15 @@ export abstract class Module {
     return path.split(".").reduce<Module | undefined>((m, part) => m?.child(part), this);
   }
 
+  /**
+   * The weights this module's own matmuls multiply by, as their right operands (K, N) (a
+   * transposed view where the layer computes x @ W.T): `prepackWeights` packs them for the cpu
+   * fast tier at load. Default none.
+   */
+  matmulOperands(): Tensor[] {
+    return [];
+  }
+
   /** Every weight below this module keyed by full dotted path (`"transformer.wte.weight"`). */
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];

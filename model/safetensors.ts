@@ -167,15 +167,22 @@ export class SafetensorsFile {
     const wide = dtype === "F32";
     // Exponent all ones: F32 0x7f800000, F16 0x7c00, BF16 0x7f80.
     const mask = wide ? 0x7f800000 : dtype === "F16" ? 0x7c00 : 0x7f80;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = bytes.byteLength / (wide ? 4 : 2);
     let index = -1;
     let count = 0;
-    for (let i = 0; i < n; i++) {
-      const bits = wide ? dv.getUint32(4 * i, true) : dv.getUint16(2 * i, true);
-      if ((bits & mask) === mask) {
-        if (index < 0) index = i;
-        count++;
+    if (wide && bytes.byteOffset % 4 === 0 && isLittleEndian) {
+      // Aligned F32 (every checkpoint written with 8-byte aligned data): a typed-array scan,
+      // several times faster than DataView reads on a 500 MB checkpoint.
+      count = countExponentOnes(new Uint32Array(bytes.buffer, bytes.byteOffset, n));
+      if (count > 0) index = firstExponentOnes(new Uint32Array(bytes.buffer, bytes.byteOffset, n));
+    } else {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < n; i++) {
+        const bits = wide ? dv.getUint32(4 * i, true) : dv.getUint16(2 * i, true);
+        if ((bits & mask) === mask) {
+          if (index < 0) index = i;
+          count++;
+        }
       }
     }
     if (index < 0) return undefined;
@@ -192,6 +199,21 @@ export class SafetensorsFile {
     }
   }
 }
+
+/** How many F32 bit patterns have an all-ones exponent (NaN or ±Inf); a small hot loop. */
+function countExponentOnes(u32: Uint32Array): number {
+  let count = 0;
+  for (let i = 0; i < u32.length; i++) count += (u32[i] & 0x7f800000) === 0x7f800000 ? 1 : 0;
+  return count;
+}
+
+/** The first index of an all-ones exponent in `u32` (one is there). */
+function firstExponentOnes(u32: Uint32Array): number {
+  return u32.findIndex((bits) => (bits & 0x7f800000) === 0x7f800000);
+}
+
+/** Whether this host stores numbers little-endian (typed-array views then read safetensors' bytes). */
+const isLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Parses and validates a safetensors buffer: header, dtypes, offsets, exact tiling of the data.
@@ -417,7 +439,33 @@ function i64ToI32(name: string, bytes: Uint8Array): Int32Array {
  * ```
  */
 export async function loadSafetensors(path: string | URL): Promise<SafetensorsFile> {
-  return readSafetensors(await Deno.readFile(path));
+  return readSafetensors(await readWhole(path));
+}
+
+/**
+ * A file's bytes read into one buffer of its size (Deno.readFile grows and copies its buffer,
+ * which for a 500 MB checkpoint costs seconds and twice the memory). A file that changes size
+ * while being read is refused.
+ */
+async function readWhole(path: string | URL): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const bytes = new Uint8Array(size);
+  const CHUNK = 64 << 20;
+  let off = 0;
+  while (off < size) {
+    const n = await file.read(bytes.subarray(off, Math.min(size, off + CHUNK)));
+    if (n === null) break;
+    off += n;
+  }
+  if (off !== size || (await file.read(new Uint8Array(1))) !== null) {
+    throw new RangeError(
+      `File "${
+        String(path)
+      }" changed size while it was read (${size} bytes at the start, ${off} read): load it again once it is written`,
+    );
+  }
+  return bytes;
 }
 
 /**

@@ -257,6 +257,55 @@ function rangeText(vocabSize: number): string {
   return vocabSize > MAX_TOKEN_ID ? `[0, ${MAX_TOKEN_ID}] (int32)` : `[0, ${vocabSize})`;
 }
 
+/**
+ * The option is not a non-negative safe integer: the message quotes the value and names the fix.
+ *
+ * @example
+ * ```ts
+ * import { checkLogitsToKeep, LogitsToKeepError } from "./validate.ts";
+ * try {
+ *   checkLogitsToKeep(-1);
+ * } catch (e) {
+ *   console.log(e instanceof LogitsToKeepError && e instanceof RangeError); // true
+ * }
+ * ```
+ */
+export class LogitsToKeepError extends RangeError {
+  /** The value found. */
+  readonly value: unknown;
+  /**
+   * Makes the error.
+   *
+   * @param value the value found
+   */
+  constructor(value: unknown) {
+    super(
+      `logitsToKeep is ${
+        typeof value === "string"
+          ? `the string ${JSON.stringify(value.slice(0, 40))}`
+          : String(value)
+      }: it must be an integer >= 0 (0 keeps every position, n the last n); leave it out to keep all`,
+    );
+    this.name = "LogitsToKeepError";
+    this.value = value;
+  }
+}
+
+/**
+ * Checks a `logitsToKeep` value: undefined (keep all) or a safe integer >= 0.
+ *
+ * @example
+ * ```ts
+ * import { checkLogitsToKeep } from "./validate.ts";
+ * checkLogitsToKeep(1); // 1
+ * ```
+ */
+export function checkLogitsToKeep(n: unknown): number | undefined {
+  if (n === undefined) return undefined;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) throw new LogitsToKeepError(n);
+  return n;
+}
+
 /** What each generate() option takes (HF generate()'s names in camelCase). */
 export const GENERATE_OPTIONS = {
   maxNewTokens: { kind: "integer", check: (n) => (n >= 0 ? null : "it must be >= 0") },
@@ -271,6 +320,7 @@ export const GENERATE_OPTIONS = {
   stopAtEos: "boolean",
   eosTokenId: "integer",
   padTokenId: "integer",
+  logitsToKeep: { kind: "number", check: () => null }, // its range: checkLogitsToKeep's error
 } as const satisfies Record<keyof GenerateOptions, OptionKind>;
 
 /** What each option of loading a model takes (Hub and device options). */
@@ -312,5 +362,6 @@ export function checkGenerateOptions(
   for (const key of ["eosTokenId", "padTokenId"] as const) {
     if (opts?.[key] !== undefined) checkTokenId(opts[key], vocabSize, key);
   }
+  checkLogitsToKeep(opts?.logitsToKeep);
   return opts ?? {};
 }

@@ -88,12 +88,19 @@ function checkOutputRefs(v: unknown, g: Graph, at: string): void {
   });
 }
 
-/** Checks `mode` has only `allowed` keys and one of `kinds`. */
-export function checkModeKind(mode: Record<string, unknown>, kinds: readonly string[]): void {
+/**
+ * Checks `mode` has only `allowed` keys and one of `kinds`; a trace mode may have options only
+ * when `traceOptions` (a LanguageModel's `{logitsToKeep}`).
+ */
+export function checkModeKind(
+  mode: Record<string, unknown>,
+  kinds: readonly string[],
+  traceOptions = false,
+): void {
   if (!kinds.includes(mode.kind as string)) {
     invalid("mode.kind", mode.kind, kinds.map((k) => `"${k}"`).join(" or "));
   }
-  const keys = mode.kind === "trace" ? ["kind"] : ["kind", "options"];
+  const keys = mode.kind === "trace" && !traceOptions ? ["kind"] : ["kind", "options"];
   for (const k of Object.keys(mode)) {
     if (!keys.includes(k)) invalid(`mode.${k}`, k, keys.join(", "));
   }
@@ -118,7 +125,26 @@ const GENERATE_OPTIONS = {
   stopAtEos: bool,
   eosTokenId: tokenId,
   padTokenId: tokenId,
+  logitsToKeep: int(0),
 } satisfies Record<keyof GenerateOptions, OptionCheck>;
+
+/** Checks a trace mode's options (a LanguageModel's): only `logitsToKeep`, an integer >= 0. */
+export function checkTraceOptions(options: unknown): TraceOptions {
+  if (options === undefined) return {};
+  if (!isPlain(options)) return invalid("mode.options", options, "an object of trace options");
+  for (const [k, v] of Object.entries(options)) {
+    if (k !== "logitsToKeep") invalid(`mode.options.${k}`, k, "an option of trace(): logitsToKeep");
+    const bad = int(0)(v, 0);
+    if (bad) invalid(`mode.options.${k}`, v, bad);
+  }
+  return options as TraceOptions;
+}
+
+/** Options of a LanguageModel's trace(): HF's logits_to_keep (0 keeps every position). */
+export interface TraceOptions {
+  /** The head runs on the last n positions only; the logits are (B, n, V). */
+  logitsToKeep?: number;
+}
 
 /** Checks a generate mode's options: known keys, each of its type and range. */
 export function checkGenerateOptions(options: unknown, vocab: number): GenerateOptions {

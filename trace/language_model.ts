@@ -17,6 +17,7 @@ import { generateHeld, type GenerateOptions } from "../model/generate.ts";
 import { loadModel, type LoadModelOptions, randomModel } from "../model/load.ts";
 import {
   checkGenerateOptions as checkGenerateOpts,
+  checkLogitsToKeep,
   checkOptions,
   checkPromptLength,
   checkTokenRows,
@@ -31,7 +32,13 @@ import type { Gemma2Envoys } from "./envoys/gemma2.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
 import type { Olmo2Envoys } from "./envoys/olmo2.ts";
-import { checkGenerateOptions, checkModeKind, invalid } from "./_request.ts";
+import {
+  checkGenerateOptions,
+  checkModeKind,
+  checkTraceOptions,
+  invalid,
+  type TraceOptions,
+} from "./_request.ts";
 import type { GraphLimits } from "./_validate.ts";
 import { GraphLimitError } from "./errors.ts";
 import { isPlain } from "./graph.ts";
@@ -181,7 +188,29 @@ export class LanguageModel extends NNsight<CausalLM> {
   override trace(input: ModelInput): Promise<Tensor>;
   /** One forward pass on `input` (undefined: the invokes' inputs) with what `fn` records. */
   override trace<R>(input: ModelInput | undefined, fn: TraceFn<R>): Promise<Resolved<R>>;
-  override trace(a: unknown, b?: TraceFn<unknown>): Promise<unknown> {
+  /**
+   * One forward pass with options: `{logitsToKeep: n}` (HF's logits_to_keep) runs the head on
+   * the last n positions only, so `model.output` and `lm_head.output` are (B, n, V).
+   */
+  override trace<R>(
+    input: ModelInput | undefined,
+    opts: TraceOptions,
+    fn: TraceFn<R>,
+  ): Promise<Resolved<R>>;
+  override trace(a: unknown, b?: unknown, c?: unknown): Promise<unknown> {
+    if (isPlain(b) && typeof c === "function") {
+      let options: Record<string, unknown>;
+      try {
+        options = checkTraceOpts(b) as Record<string, unknown>;
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return this.execute(
+        { kind: "trace", options },
+        a === undefined ? [] : [a],
+        c as TraceFn<unknown>,
+      );
+    }
     return super.trace(a, b as TraceFn<unknown>);
   }
 
@@ -243,8 +272,9 @@ export class LanguageModel extends NNsight<CausalLM> {
 
   /** Checks a request's mode: trace, or generate with valid options. */
   protected override checkMode(mode: Record<string, unknown>): void {
-    checkModeKind(mode, ["trace", "generate"]);
+    checkModeKind(mode, ["trace", "generate"], true);
     if (mode.kind === "generate") checkGenerateOptions(mode.options, this.shape.vocabSize);
+    else checkTraceOptions(mode.options);
   }
 
   /** Checks a request's inputs: token ids in [0, vocab), and the logits within maxBytes. */
@@ -367,6 +397,7 @@ export class LanguageModel extends NNsight<CausalLM> {
       };
     }
     checkPromptLength(width, 0, shape.maxPositions);
+    const { logitsToKeep } = checkTraceOptions(mode.options);
     return {
       invokes,
       batchSize: rows.length,
@@ -378,7 +409,7 @@ export class LanguageModel extends NNsight<CausalLM> {
           const b = prepareBatch(rows, pad, { device, vocabSize: vocab });
           const padded = b.lengths.some((n) => n !== b.width);
           const opts = padded ? { attentionMask: b.attentionMask, positionIds: b.positionIds } : {};
-          return model.call(b.inputIds, opts);
+          return model.call(b.inputIds, { ...opts, logitsToKeep });
         })),
       summary: () => "the forward pass ran once (use generate() for more steps)",
     };
@@ -404,6 +435,13 @@ function streamPrompt(model: CausalLM, rows: number[][], pad: number, device: De
       );
     }
   });
+}
+
+/** Checks trace() options as the model layer does: TypeError, or LogitsToKeepError for a range. */
+function checkTraceOpts(opts: TraceOptions): TraceOptions {
+  checkOptions(opts, { logitsToKeep: { kind: "number", check: () => null } }, "trace options");
+  checkLogitsToKeep(opts.logitsToKeep);
+  return opts;
 }
 
 /** Starts the cpu's matmul worker pool once (one worker per extra core) for a cpu model. */

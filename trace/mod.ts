@@ -103,6 +103,8 @@ export {
 export type { InvokeRows, RunPlan } from "./run_plan.ts";
 // Model types the tracing API names (the model layer exports them too).
 export type { GenerateOptions } from "../model/generate.ts";
+export { LogitsToKeepError } from "../model/mod.ts";
+export type { TraceOptions } from "./_request.ts";
 export type { GPT2Config } from "../model/config.ts";
 export type { Module, ModuleHook } from "../model/module.ts";
 export type { GPT2LMHeadModel } from "../model/gpt2/model.ts";

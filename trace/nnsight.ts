@@ -17,7 +17,9 @@ import { recordingSession, Session, type SessionResolved } from "./session.ts";
 import * as edits from "./edits.ts";
 
 /** How a traced run drives the model. */
-export type RunMode = { kind: "trace" } | { kind: "generate"; options: Record<string, unknown> };
+export type RunMode =
+  | { kind: "trace"; options?: Record<string, unknown> }
+  | { kind: "generate"; options: Record<string, unknown> };
 
 /** A recorded trace as JSON: run it elsewhere with `model.run(request)`. */
 export interface TraceRequest {

@@ -5,7 +5,7 @@ import type { Backend, DType, Kernels, Storage, TypedArray, View } from "../back
 import { typedArrayFor } from "../backend.ts";
 import { referenceKernels } from "./reference.ts";
 import { compiledKernels } from "./compiled.ts";
-import { fastMatmul } from "./fast/mod.ts";
+import { fastMatmul, prepackPanels } from "./fast/mod.ts";
 import { simdGelu, simdLayerNorm, simdRmsNorm, simdSoftmax } from "./fast/rows.ts";
 import { fastAttention } from "./fast/attention.ts";
 
@@ -24,6 +24,22 @@ export function setCpuTier(next: CpuTier): CpuTier {
 /** The cpu kernel tier in use. */
 export function cpuTier(): CpuTier {
   return tier;
+}
+
+/**
+ * Packs a weight that will be a matmul's right operand `b` (K, N) (a constant float32 cpu
+ * tensor or a transposed view of one) for the fast tier now, so the first forward does not
+ * pay for it. False, doing nothing, on the reference tier or where matmul would not pack it.
+ *
+ * @example
+ * ```ts
+ * import { prepackMatmulOperand } from "./backend.ts";
+ * import { zeros } from "../mod.ts";
+ * prepackMatmulOperand(zeros([4, 4])); // false: not a constant weight
+ * ```
+ */
+export function prepackMatmulOperand(b: View): boolean {
+  return tier === "fast" && b.storage.device === "cpu" && prepackPanels(b);
 }
 
 /** The fast tier: compiled elementwise/row loops and the WebAssembly SIMD matmul. */

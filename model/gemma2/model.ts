@@ -16,6 +16,7 @@ import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
 import { type Gemma2Config, parseGemma2Config } from "./config.ts";
+import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
  * One Gemma 2 layer (HF Gemma2DecoderLayer): x + post_attention_layernorm(attn(input_layernorm(x))),
@@ -242,9 +243,10 @@ export class Gemma2ForCausalLM extends Module implements CausalLM {
     return newKVCache(this.shape, this.device, opts);
   }
 
-  /** ids (B, T) int32 -> logits (B, T, V), final-softcapped. */
+  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n, final-softcapped. */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const logits = this.lm_head.call(this.model.call(inputIds, opts)[0]); // (B, T, V)
+    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
+    const logits = this.lm_head.call(h); // (B, n, V)
     const cap = this.config.final_logit_softcapping;
     return cap === null ? logits : logits.div(cap).tanh().mul(cap);
   }

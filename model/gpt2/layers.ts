@@ -32,6 +32,10 @@ export class Conv1D extends Module {
   get bias(): Tensor {
     return this.parameter("bias");
   }
+  /** The right operand of forward's matmul: W (nx, nf). */
+  override matmulOperands(): Tensor[] {
+    return [this.weight];
+  }
   /** x (..., nx) -> x @ W + b (..., nf), as one 2-D matmul over the flattened leading axes. */
   forward(x: Tensor): Tensor {
     const w = this.weight;
@@ -73,6 +77,10 @@ export class LMHead extends Module {
   untie(weight: Tensor): void {
     this.addParameter("weight", weight);
     this.#tied = false;
+  }
+  /** The right operand of forward's matmul: W.T (C, V). */
+  override matmulOperands(): Tensor[] {
+    return [this.weight.transpose()];
   }
   /** h (B, T, C) -> logits (B, T, V). */
   forward(h: Tensor): Tensor {

@@ -21,6 +21,7 @@ import { newParameter } from "../layers/parameter.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
 import { Conv1D, LMHead } from "./layers.ts";
+import { keepLastPositions } from "../logits_to_keep.ts";
 
 const ALL = slice();
 
@@ -362,9 +363,9 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     return cacheFor(this.shape, this.device, opts);
   }
 
-  /** ids (B, T) int32 -> logits (B, T, V). */
+  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
   forward(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
     const h = this.transformer.call(inputIds, opts)[0]; // (B, T, C)
-    return this.lm_head.call(h); // (B, T, V)
+    return this.lm_head.call(keepLastPositions(h, opts.logitsToKeep)); // (B, n, V)
   }
 }

@@ -23,6 +23,7 @@ import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
 import { type GPTNeoXConfig, parseGPTNeoXConfig } from "./config.ts";
+import { keepLastPositions } from "../logits_to_keep.ts";
 
 const ALL = slice();
 
@@ -327,8 +328,9 @@ export class GPTNeoXForCausalLM extends Module implements CausalLM {
     return newKVCache(this.shape, this.device, opts);
   }
 
-  /** ids (B, T) int32 -> logits (B, T, V). */
+  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    return this.embed_out.call(this.gpt_neox.call(inputIds, opts)[0]); // (B, T, V)
+    const h = keepLastPositions(this.gpt_neox.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
+    return this.embed_out.call(h); // (B, n, V)
   }
 }

@@ -46,6 +46,10 @@ export class Linear extends Module {
   get hasBias(): boolean {
     return this.namedParameters().some(([p]) => p.endsWith("bias"));
   }
+  /** The right operand of forward's matmul: W.T (in, out). */
+  override matmulOperands(): Tensor[] {
+    return [this.weight.transpose()];
+  }
   /** x (..., in) -> (..., out). */
   forward(x: Tensor): Tensor {
     const w = this.weight; // (out, in)

@@ -15,6 +15,7 @@ import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
 import { type LlamaConfig, parseLlamaConfig } from "./config.ts";
+import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
  * One decoder layer (HF LlamaDecoderLayer and its Mistral/Qwen twins): pre-norm attention and
@@ -249,8 +250,9 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return cacheFor(this.shape, this.device, opts);
   }
 
-  /** ids (B, T) int32 -> logits (B, T, V). */
+  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    return this.lm_head.call(this.model.call(inputIds, opts)[0]); // (B, T, V)
+    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
+    return this.lm_head.call(h); // (B, n, V)
   }
 }

@@ -21,6 +21,7 @@ import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
 import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
 import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
+import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
  * HF Olmo2Attention: q_norm and k_norm are RMSNorms over the whole projection (all heads
@@ -291,8 +292,9 @@ export class Olmo2ForCausalLM extends Module implements CausalLM {
     return newKVCache(this.shape, this.device, opts);
   }
 
-  /** ids (B, T) int32 -> logits (B, T, V). */
+  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    return this.lm_head.call(this.model.call(inputIds, opts)[0]); // (B, T, V)
+    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
+    return this.lm_head.call(h); // (B, n, V)
   }
 }

@@ -15,7 +15,7 @@ export interface FastMatmulOptions {
   threads?: number;
 }
 
-const MIN_WORK = 1 << 14;
+export const MIN_WORK = 1 << 14;
 /** Below this much total M*N*K a dispatch to the workers costs more than it saves. */
 const THREAD_WORK = 1 << 18;
 /** Row and k blocking of the general path: an MC x KC block of A stays in L2. */

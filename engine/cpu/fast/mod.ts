@@ -2,7 +2,8 @@
 // panels in shared wasm memory and a worker pool. The cpu backend calls fastMatmul first.
 
 import type { View } from "../../backend.ts";
-import { fastMatmulWith } from "./matmul.ts";
+import { fastMatmulWith, MIN_WORK } from "./matmul.ts";
+import { cachedPanels } from "./pack.ts";
 import { poolThreads, startPool, stopPool } from "./threads.ts";
 import { getHeap } from "./wasm_heap.ts";
 
@@ -31,6 +32,38 @@ export type { Device, DType, Storage, View } from "../../backend.ts";
  */
 export function fastMatmul(out: View, a: View, b: View): boolean {
   return fastMatmulWith(out, a, b);
+}
+
+/**
+ * Packs `b`, a 2-D view of a constant float32 storage that will be a matmul's right operand,
+ * into the panel cache now instead of on its first matmul (the same cache entry that matmul
+ * then finds). Returns false, doing nothing, where that matmul would not pack it (no wasm
+ * SIMD, not constant, too small).
+ *
+ * @example
+ * ```ts
+ * import { prepackPanels } from "./mod.ts";
+ * const buf = new Float32Array(128 * 128);
+ * const storage = { device: "cpu" as const, dtype: "float32" as const, size: buf.length, buf, version: 0, constant: true };
+ * prepackPanels({ storage, shape: [128, 128], strides: [128, 1], offset: 0 }); // true with wasm SIMD
+ * ```
+ */
+export function prepackPanels(b: View): boolean {
+  const heap = getHeap();
+  const [k, n] = b.shape;
+  const ok = heap !== null && b.shape.length === 2 && b.storage.constant === true &&
+    b.storage.dtype === "float32" && k * n >= MIN_WORK;
+  if (!ok) return false;
+  const buf = b.storage.buf as Float32Array;
+  cachedPanels(heap, b.storage, {
+    buf,
+    offset: b.offset,
+    rows: k,
+    cols: n,
+    rs: b.strides[0],
+    cs: b.strides[1],
+  });
+  return true;
 }
 
 /**

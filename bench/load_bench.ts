@@ -1,0 +1,69 @@
+// Load and first call, tsight vs transformers in one run: writes a random GPT-2-small checkpoint
+// (F32 safetensors) to a temp folder, then in fresh processes times loading it, the first and a
+// warm 20-token generate, and peak RSS; prints tsight's load phases. Peer: bench/_torch_load.py.
+
+import { randomGPT2, writeSafetensors } from "../model/mod.ts";
+import { peerFigures, run, THREADS, torchPython } from "./_peer.ts";
+
+type Figures = { load: number; first: number; warm: number; rss0: number; rssPeak: number };
+
+/** Writes GPT-2 small's weights (tied head left out, as save_pretrained does) and config. */
+async function writeCheckpoint(dir: string): Promise<number> {
+  const { model } = await randomGPT2({ n_layer: 12, n_embd: 768, n_head: 12 }, { seed: 0 });
+  const tensors: Parameters<typeof writeSafetensors>[0] = {};
+  for (const [name, t] of model.namedParameters()) {
+    if (name !== "lm_head.weight") {
+      tensors[name] = { dtype: "F32", shape: t.shape, data: new Float32Array(t.dataSync()) };
+    }
+  }
+  const bytes = writeSafetensors(tensors, { format: "pt" });
+  await Deno.writeFile(`${dir}/model.safetensors`, bytes);
+  const config = { model_type: "gpt2", architectures: ["GPT2LMHeadModel"], n_layer: 12 };
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, n_embd: 768 }));
+  return bytes.byteLength;
+}
+
+const child = new URL("./_load_child.ts", import.meta.url).pathname;
+async function tsight<F>(dir: string, what: string): Promise<F> {
+  const out = await run(Deno.execPath(), ["run", "-A", child, dir, what]);
+  if (out === null) throw new Error(`bench/_load_child.ts ${what} failed`);
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+const dir = await Deno.makeTempDir({ prefix: "tsight-load-" });
+try {
+  const size = await writeCheckpoint(dir);
+  const py = await torchPython();
+  if (!py) console.error("PyTorch peer skipped: no python with torch and transformers");
+  const script = new URL("./_torch_load.py", import.meta.url);
+  const peer = py ? await peerFigures<Figures & { torch: string }>(py, script, [dir]) : null;
+  const ours = await tsight<Figures>(dir, "api");
+  const phases = await tsight<Record<string, number>>(dir, "phases");
+  console.log(
+    `GPT-2 small checkpoint, ${
+      (size / 1e6).toFixed(0)
+    } MB F32 safetensors, ${THREADS} threads, fresh process each` +
+      (peer ? `; transformers from_pretrained, torch ${peer.torch}` : ""),
+  );
+  console.log("| measure | tsight | transformers | tsight / transformers |");
+  console.log("| --- | ---: | ---: | ---: |");
+  const row = (name: string, t: number, p: number | undefined, digits = 0) =>
+    console.log(
+      `| ${name} | ${t.toFixed(digits)} | ${p?.toFixed(digits) ?? "-"} | ${
+        p === undefined ? "-" : `${(t / p).toFixed(2)}x`
+      } |`,
+    );
+  row("load (ms)", ours.load, peer?.load);
+  row("first generate, 20 tokens (ms)", ours.first, peer?.first);
+  row("warm generate, 20 tokens (ms)", ours.warm, peer?.warm);
+  row("first / warm", ours.first / ours.warm, peer ? peer.first / peer.warm : undefined, 2);
+  row("peak RSS, load + 2 generates (MiB)", ours.rssPeak, peer?.rssPeak);
+  row("RSS before loading (MiB: runtime, torch import)", ours.rss0, peer?.rss0);
+  console.log(
+    `\ntsight load phases (ms, a second fresh process): ${
+      Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")
+    }`,
+  );
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
