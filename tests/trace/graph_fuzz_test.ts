@@ -197,10 +197,8 @@ function mutate(base: TraceRequest, r: () => number): { req: Json; expect: Expec
         {},
         null,
         "trace",
-        {
-          kind: "trace",
-          options: {},
-        },
+        { kind: "trace", options: { [pick(["beams", "__proto__", "logitstokeep"])]: 1 } },
+        { kind: "trace", options: { logitsToKeep: pick([-1, 0.5, "1", null]) } },
         { kind: "generate", options: { maxNewTokens: pick(["5", -1, 1e9, 0.5, null]) } },
         {
           kind: "generate",
