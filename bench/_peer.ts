@@ -5,6 +5,20 @@ import { type CausalLM, generate } from "../model/mod.ts";
 
 /** Threads both sides use. */
 export const THREADS = 2;
+
+/** SmolLM2-135M's shape (HF config keys): a Llama of 30 layers, width 576, 9 heads / 3 kv. */
+export const SMOLLM2_CONFIG = {
+  model_type: "llama",
+  num_hidden_layers: 30,
+  hidden_size: 576,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  intermediate_size: 1536,
+  vocab_size: 49152,
+  max_position_embeddings: 2048,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+};
 export const VENV = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/tsight-bench-venv`;
 
 /** Runs a command, returning stdout or null when it fails. */

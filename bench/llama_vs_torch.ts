@@ -10,23 +10,12 @@ import {
   median,
   peerFigures,
   printTable,
+  SMOLLM2_CONFIG,
   THREADS,
   torchPython,
 } from "./_peer.ts";
 
-/** SmolLM2-135M's shape (HF config keys). */
-const SHAPE = {
-  model_type: "llama",
-  num_hidden_layers: 30,
-  hidden_size: 576,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  intermediate_size: 1536,
-  vocab_size: 49152,
-  max_position_embeddings: 2048,
-  rope_theta: 100000,
-  tie_word_embeddings: true,
-};
+const SHAPE = SMOLLM2_CONFIG;
 
 type Figures = { prefill128: number; prefill512: number; decodeMs: number };
 

@@ -4,7 +4,15 @@
 // per step) vs nnsight. Peer: bench/_torch_throughput.py.
 
 import { fastTierInfo, startThreads, type Tensor, tensor } from "../engine/mod.ts";
-import { decodeMs, median, peerFigures, printTable, THREADS, torchPython } from "./_peer.ts";
+import {
+  decodeMs,
+  median,
+  peerFigures,
+  printTable,
+  SMOLLM2_CONFIG,
+  THREADS,
+  torchPython,
+} from "./_peer.ts";
 import { LanguageModel } from "../trace/language_model.ts";
 import { list } from "../trace/containers.ts";
 import type { Envoy } from "../trace/envoy.ts";
@@ -18,18 +26,7 @@ const SHAPES: Record<string, { config: Record<string, unknown>; layers: string; 
       prompts: 64,
     },
     smollm2: {
-      config: {
-        model_type: "llama",
-        num_hidden_layers: 30,
-        hidden_size: 576,
-        num_attention_heads: 9,
-        num_key_value_heads: 3,
-        intermediate_size: 1536,
-        vocab_size: 49152,
-        max_position_embeddings: 2048,
-        rope_theta: 100000,
-        tie_word_embeddings: true,
-      },
+      config: SMOLLM2_CONFIG,
       layers: "model.layers",
       prompts: 64,
     },
