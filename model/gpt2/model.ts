@@ -13,7 +13,7 @@ import { type GPT2Config, parseGPT2Config } from "../config.ts";
 import { Generator } from "../generator.ts";
 import { cacheFor, type KVCache } from "../kv_cache.ts";
 import { Activation } from "../layers/activation.ts";
-import { ATTENTION_POINTS, attentionBias } from "../layers/attention.ts";
+import { ATTENTION_POINTS, attentionBias, weightsObserved } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
 import { MLP_POINTS } from "../layers/mlp.ts";
 import { LayerNorm } from "../layers/norm.ts";
@@ -99,9 +99,7 @@ export class GPT2Attention extends Module {
     const q = this.point("q", heads(0));
     const kNew = this.point("k", heads(1)), vNew = this.point("v", heads(2));
     const [k, v] = ctx.cache ? ctx.cache.update(this.#layer, kNew, vNew) : [kNew, vNew]; // (B, nh, S, hs)
-    const pattern = this.attn_dropout.hook !== null || this.observes("scores") ||
-      this.observes("probs");
-    if (!this.outputObserved && !pattern) {
+    if (!weightsObserved(this) && this.attn_dropout.hook === null) {
       // Nobody reads the pattern: the fused kernel, causal keys skipped, no (B, nh, T, S).
       const [fy] = attention(q, k, v, { scale: this.#scale, bias: ctx.bias, causal: true });
       const merged = this.point("context", fy.transpose(1, 2).reshape(B, T, C)); // (B, T, C)

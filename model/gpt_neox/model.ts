@@ -14,6 +14,7 @@ import {
   ATTENTION_POINTS,
   attentionBias,
   type AttentionContext,
+  weightsObserved,
 } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
@@ -83,8 +84,7 @@ export class GPTNeoXAttention extends Module {
     const v = this.point("v", part(2));
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
     const opts = { scale: hs ** -0.5, bias: ctx.bias, module: this };
-    const weights = this.outputObserved || this.observes("scores") || this.observes("probs");
-    const [y, probs] = attendCausal(q, kAll, vAll, opts, weights); // (B, nh, T, hs)
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, weightsObserved(this)); // (B, nh, T, hs)
     const merged = this.point("context", y.transpose(1, 2).reshape(B, T, C)); // (B, T, C), heads side by side
     return [this.dense.call(merged), probs];
   }

@@ -70,6 +70,23 @@ export const ATTENTION_POINTS: readonly string[] = Object.freeze([
   "context",
 ]);
 
+/**
+ * Whether an attention module must build its (B, H, T, S) probabilities: a trace reads its output
+ * (attn_weights) or its `scores`/`probs` points. Otherwise the fused kernel runs.
+ *
+ * @example
+ * ```ts
+ * import { SelfAttention, weightsObserved } from "./attention.ts";
+ * const attn = new SelfAttention({ hiddenSize: 8, numHeads: 2, numKvHeads: 1, headDim: 4, layer: 0 });
+ * weightsObserved(attn); // false: no hook installed
+ * attn.hook = { points: new Set(["probs"]) };
+ * weightsObserved(attn); // true
+ * ```
+ */
+export function weightsObserved(module: Module): boolean {
+  return module.outputObserved || module.observes("scores") || module.observes("probs");
+}
+
 /** Options of {@link attend}. */
 export interface AttendOptions {
   /** Multiplies q k^T (usually 1 / sqrt(headDim)). */
@@ -280,8 +297,7 @@ export class SelfAttention extends Module {
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#o.layer, k, vNew) : [k, vNew];
     const bias = this.#o.sliding ? (ctx.slidingBias ?? ctx.bias) : ctx.bias;
     const opts = { scale: this.#o.scale, bias, softcap: this.#o.softcap, module: this };
-    const weights = this.outputObserved || this.observes("scores") || this.observes("probs");
-    const [y, probs] = attendCausal(q, kAll, vAll, opts, weights);
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, weightsObserved(this));
     const merged = this.point("context", y.transpose(1, 2).reshape(B, T, H * D)); // (B, T, H * D)
     return [this.o_proj.call(merged), probs];
   }

@@ -40,6 +40,7 @@ export {
   MASKED,
   SelfAttention,
   type SelfAttentionOptions,
+  weightsObserved,
 } from "./attention.ts";
 export { Dropout, Embedding } from "./embedding.ts";
 export { Linear, type LinearOptions } from "./linear.ts";

@@ -11,6 +11,7 @@ import {
   ATTENTION_POINTS,
   attentionBias,
   type AttentionContext,
+  weightsObserved,
 } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
@@ -94,8 +95,7 @@ export class Olmo2Attention extends Module {
     v = this.point("v", v);
     const [kAll, vAll] = ctx.cache ? ctx.cache.update(this.#layer, k, v) : [k, v];
     const opts = { scale: D ** -0.5, bias: ctx.bias, module: this };
-    const weights = this.outputObserved || this.observes("scores") || this.observes("probs");
-    const [y, probs] = attendCausal(q, kAll, vAll, opts, weights); // (B, H, T, D)
+    const [y, probs] = attendCausal(q, kAll, vAll, opts, weightsObserved(this)); // (B, H, T, D)
     const context = this.point("context", y.transpose(1, 2).reshape(B, T, H * D)); // (B, T, H * D)
     return [this.o_proj.call(context), probs];
   }
