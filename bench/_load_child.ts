@@ -1,16 +1,16 @@
 // Child process of bench/load_bench.ts: in a fresh process, loads the checkpoint folder and
 // times the first and a warm generate, with peak RSS (VmHWM); with "phases", times each step
-// of loading (the same steps loadModel takes) instead. Prints one JSON line.
+// of loading (the same steps loadModel takes) instead; with "floor:<bytes>", the first touch of
+// that much fresh memory. Prints one JSON line.
 
 import { startThreads } from "../engine/mod.ts";
 import {
-  checkFiniteWeights,
   familyOf,
   generate,
   loadModel,
-  loadSafetensorsDir,
   prepackWeights,
   readConfigJson,
+  SafetensorsReader,
   Tokenizer,
 } from "../model/mod.ts";
 
@@ -31,19 +31,33 @@ const ms = async <R>(fn: () => R | Promise<R>): Promise<[R, number]> => {
 };
 const ids = [Array.from({ length: 10 }, (_, i) => (i * 7919) % 50000)];
 
-if (what === "phases") {
+if (what.startsWith("floor:")) {
+  // The page-fault floor: first touch of as many fresh wasm-memory bytes as the checkpoint has.
+  const bytes = Number(what.slice("floor:".length));
+  const memory = new WebAssembly.Memory({ initial: 0, maximum: 65536, shared: true });
+  memory.grow(Math.ceil(bytes / 65536));
+  const u8 = new Uint8Array(memory.buffer);
+  const touch = () =>
+    ms(() => {
+      for (let i = 0; i < u8.length; i += 4096) u8[i] = 1;
+    });
+  const [, first] = await touch();
+  const [, again] = await touch();
+  console.log(JSON.stringify({ touch: first, again }));
+} else if (what === "phases") {
   const [config, tConfig] = await ms(() => readConfigJson(dir));
   const family = familyOf(config);
   const [model, tCreate] = await ms(() => family.create(config, { device: "cpu", empty: true }));
-  const [weights, tRead] = await ms(() => loadSafetensorsDir(dir));
-  const [, tFinite] = await ms(() => checkFiniteWeights(weights));
-  const [, tAssign] = await ms(() => family.loadWeights(model, weights));
-  const [, tPack] = await ms(() => prepackWeights(model));
-  const [, tTokenizer] = await ms(() => family.defaultTokenizer?.() ?? Tokenizer.fromDir(dir));
+  const [weights, tOpen] = await ms(() => SafetensorsReader.openDir(dir));
+  // Reads, checks and packs every weight (matmul weights straight into panels).
+  const [, tStream] = await ms(() => family.loadWeights(model, weights));
+  weights.close();
+  const [, tPack] = await ms(() => prepackWeights(model)); // what streaming left unpacked
+  const [, tTokenizer] = await ms(() => Tokenizer.fromDir(dir));
   const [, first] = await ms(() => generate(model, ids, { maxNewTokens }));
   const [, warm] = await ms(() => generate(model, ids, { maxNewTokens }));
   console.log(
-    JSON.stringify({ tConfig, tCreate, tRead, tFinite, tAssign, tPack, tTokenizer, first, warm }),
+    JSON.stringify({ tConfig, tCreate, tOpen, tStream, tPack, tTokenizer, first, warm }),
   );
 } else {
   const rss0 = peakMiB();

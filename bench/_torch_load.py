@@ -1,12 +1,12 @@
-# PyTorch peer for bench/load_bench.ts: loads the checkpoint folder the bench wrote with
-# from_pretrained, then times the first and a warm 20-token greedy generate and reads the peak
+# PyTorch peer for bench/load_bench.ts: loads the checkpoint folder the bench wrote (model and
+# tokenizer) with from_pretrained, then times the first and a warm 20-token greedy generate and reads the peak
 # RSS before loading and at the end. Prints one JSON line. Peak RSS is VmHWM from
 # /proc/self/status, as on the tsight side: ru_maxrss is inherited from the parent across exec on
 # Linux, so it would report the bench's own peak (the printed ru_maxrss shows it).
 import json, resource, sys, time
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 threads, folder = int(sys.argv[1]), sys.argv[2]
 torch.set_num_threads(threads)
@@ -18,6 +18,7 @@ def peak():
 out = {"torch": torch.__version__, "rss0": peak()}
 t = time.perf_counter()
 model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+tokenizer = AutoTokenizer.from_pretrained(folder)  # tsight's loadModel loads one too
 out["load"] = (time.perf_counter() - t) * 1000
 out["rssLoad"] = peak()
 ids = torch.tensor([[(i * 7919) % 50000 for i in range(10)]])

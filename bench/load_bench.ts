@@ -1,6 +1,7 @@
 // Load and first call, tsight vs transformers in one run: writes a random GPT-2-small checkpoint
-// (F32 safetensors) to a temp folder, then in fresh processes times loading it, the first and a
-// warm 20-token generate, and peak RSS; prints tsight's load phases. Peer: bench/_torch_load.py.
+// (F32 safetensors, GPT-2's tokenizer files) to a temp folder, then in fresh processes times
+// loading model and tokenizer, the first and a warm 20-token generate, and peak RSS; prints
+// tsight's load phases and this machine's page-fault floor. Peer: bench/_torch_load.py.
 
 import { randomGPT2, writeSafetensors } from "../model/mod.ts";
 import { peerFigures, run, THREADS, torchPython } from "./_peer.ts";
@@ -18,6 +19,9 @@ async function writeCheckpoint(dir: string): Promise<number> {
   }
   const bytes = writeSafetensors(tensors, { format: "pt" });
   await Deno.writeFile(`${dir}/model.safetensors`, bytes);
+  for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+    await Deno.copyFile(new URL(`../assets/gpt2-tokenizer/${f}`, import.meta.url), `${dir}/${f}`);
+  }
   const config = { model_type: "gpt2", architectures: ["GPT2LMHeadModel"], n_layer: 12 };
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, n_embd: 768 }));
   return bytes.byteLength;
@@ -39,6 +43,7 @@ try {
   const peer = py ? await peerFigures<Figures & { torch: string }>(py, script, [dir]) : null;
   const ours = await tsight<Figures>(dir, "api");
   const phases = await tsight<Record<string, number>>(dir, "phases");
+  const floor = await tsight<{ touch: number; again: number }>(dir, `floor:${size}`);
   console.log(
     `GPT-2 small checkpoint, ${
       (size / 1e6).toFixed(0)
@@ -53,7 +58,7 @@ try {
         p === undefined ? "-" : `${(t / p).toFixed(2)}x`
       } |`,
     );
-  row("load (ms)", ours.load, peer?.load);
+  row("load, model + tokenizer (ms)", ours.load, peer?.load);
   row("first generate, 20 tokens (ms)", ours.first, peer?.first);
   row("warm generate, 20 tokens (ms)", ours.warm, peer?.warm);
   row("first / warm", ours.first / ours.warm, peer ? peer.first / peer.warm : undefined, 2);
@@ -63,6 +68,13 @@ try {
     `\ntsight load phases (ms, a second fresh process): ${
       Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")
     }`,
+  );
+  console.log(
+    `page-fault floor (a third fresh process): writing one byte per 4 KiB page of ${
+      (size / 1e6).toFixed(0)
+    } MB of fresh wasm memory takes ${floor.touch.toFixed(0)} ms, the same pages again ${
+      floor.again.toFixed(0)
+    } ms; the weights must be written into wasm memory once, so no load here is faster`,
   );
 } finally {
   await Deno.remove(dir, { recursive: true });

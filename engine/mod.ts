@@ -18,7 +18,8 @@ export type { TensorOptions } from "./creation.ts";
 export { parseIndex, resolveSlice, slice } from "./index.ts";
 export type { IndexItem, IndexSpec, ResolvedSlice, Slice } from "./index.ts";
 export { Rng } from "./random.ts";
-export { cpuTier, prepackMatmulOperand, setCpuTier } from "./cpu/backend.ts";
+export { cpuTier, packedMatmulWeight, prepackMatmulOperand, setCpuTier } from "./cpu/backend.ts";
+export { isPackedOnly, type RowFill } from "./cpu/fast/packed_weight.ts";
 export type { CpuTier } from "./cpu/backend.ts";
 export { getBackend, hasBackend, registerBackend } from "./devices.ts";
 export type {

@@ -9,7 +9,7 @@ import type { Family } from "./family.ts";
 import { familyOf } from "./families.ts";
 import type { GPT2LMHeadModel } from "./gpt2/model.ts";
 import { resolveModelDir, type ResolveModelOptions } from "./hub.ts";
-import { checkFiniteWeights, loadSafetensorsDir } from "./safetensors.ts";
+import { SafetensorsReader } from "./safetensors_reader.ts";
 import { Tokenizer } from "./tokenizer.ts";
 import { type LoadReport, prepackWeights } from "./weights.ts";
 
@@ -86,10 +86,11 @@ export async function loadModel(
   // Placeholders, not zeros: every weight is replaced, so nothing is allocated twice.
   const model = family.create(config, { device: opts.device ?? "cpu", empty: true });
   const [weights, tokenizer] = await Promise.all([
-    loadSafetensorsDir(dir),
+    SafetensorsReader.openDir(dir, opts),
     tokenizerFor(dir, family),
   ]);
-  checkFiniteWeights(weights, opts);
+  using _weights = weights;
+  // Streams each tensor from disk (matmul weights straight into packed panels), checking it.
   const report = family.loadWeights(model, weights);
   prepackWeights(model); // cpu fast tier: the first forward then runs as fast as the next
   opts.onReport?.(report);

@@ -37,7 +37,9 @@ export {
   initNormal,
   loadCheckpoint,
   type LoadReport,
+  matmulWeights,
   prepackWeights,
+  readWeight,
   replacing,
   toParameter,
   type WeightSource,
@@ -101,6 +103,7 @@ export {
   UnknownDtypeError,
   writeSafetensors,
 } from "./safetensors.ts";
+export { type ReaderOptions, SafetensorsReader } from "./safetensors_reader.ts";
 export {
   cacheAliases,
   type DownloadProgress,

@@ -144,6 +144,24 @@ export class SafetensorsFile {
     throw new TypeError(`Tensor "${name}" has integer dtype "${dtype}": read it with int32()`);
   }
 
+  /**
+   * Rows [r0, r1) of a float tensor seen as (shape[0], rest) written into `dst` as float32
+   * ((r1 - r0) * rest values); what loaders stream into packed weights.
+   */
+  float32Rows(name: string, dst: Float32Array, r0: number, r1: number): void {
+    const { info: { dtype, shape }, bytes } = this.#get(name);
+    const rest = shape.slice(1).reduce((a, d) => a * d, 1);
+    const width = dtype === "F32" ? 4 : 2;
+    const part = bytes.subarray(r0 * rest * width, r1 * rest * width);
+    if (dtype === "F16") f16ToF32(part, dst);
+    else if (dtype === "BF16") bf16ToF32(part, dst);
+    else if (dtype === "F32") {
+      const aligned = part.byteOffset % 4 === 0;
+      const data = aligned ? part : part.slice();
+      dst.set(new Float32Array(data.buffer, data.byteOffset, part.byteLength / 4));
+    } else this.float32(name); // throws the integer-dtype TypeError
+  }
+
   /** An integer tensor (I32 or I64) as int32; I64 values outside int32 throw RangeError. */
   int32(name: string): Int32Array {
     const { info: { dtype }, bytes } = this.#get(name);
@@ -226,8 +244,41 @@ const isLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * ```
  */
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
-  const size = bytes.byteLength;
-  const n = size < 8 ? -1n : new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true);
+  const { dataStart, infos, metadata } = parseSafetensorsHeader(
+    (start, length) => bytes.subarray(start, start + length),
+    bytes.byteLength,
+  );
+  return new SafetensorsFile(bytes.subarray(dataStart), infos, metadata);
+}
+
+/** A safetensors header, validated against the file size: where data starts, and each tensor. */
+export interface SafetensorsHeader {
+  /** Byte offset of the data section in the file (8 + header length). */
+  dataStart: number;
+  /** Each tensor's dtype, shape and byte range within the data section, validated. */
+  infos: Map<string, TensorInfo>;
+  /** The header's `__metadata__`. */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Parses and validates the header of a safetensors file of `size` bytes, reading only its first
+ * bytes through `read(start, length)`: dtypes, shapes, offsets and the exact tiling of the data
+ * section. Throws the named errors readSafetensors documents.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensorsHeader, writeSafetensors } from "./safetensors.ts";
+ * const bytes = writeSafetensors({ w: { dtype: "F32", shape: [2], data: [1, 2] } });
+ * const read = (start: number, length: number) => bytes.subarray(start, start + length);
+ * parseSafetensorsHeader(read, bytes.byteLength).infos.get("w")?.shape; // [2]
+ * ```
+ */
+export function parseSafetensorsHeader(
+  read: (start: number, length: number) => Uint8Array,
+  size: number,
+): SafetensorsHeader {
+  const n = size < 8 ? -1n : new DataView(read(0, 8).slice().buffer).getBigUint64(0, true);
   if (n < 0n || n > BigInt(MAX_HEADER) || 8n + n > BigInt(size)) {
     const what = n < 0n ? `File of "${size}" bytes` : `Header length "${n}"`;
     const why = n < 0n
@@ -237,11 +288,10 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       : `is larger than the file (${size} bytes)`;
     throw new HeaderLengthError(`${what} ${why}: the file is truncated or not safetensors`);
   }
+  const headerBytes = read(8, Number(n));
   let header: unknown;
   try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + Number(n))),
-    );
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
   } catch (e) {
     throw new HeaderFormatError(
       `Header is not JSON (${(e as Error).message}): the file is corrupt`,
@@ -252,7 +302,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       `Header "${JSON.stringify(header)}" is not a JSON object: the file is corrupt`,
     );
   }
-  const twice = duplicateKey(new TextDecoder().decode(bytes.subarray(8, 8 + Number(n))));
+  const twice = duplicateKey(new TextDecoder().decode(headerBytes));
   if (twice !== undefined) {
     throw new HeaderFormatError(
       `Header names tensor ${
@@ -260,15 +310,16 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       } twice: each name must appear once; the file is corrupt or hand-made`,
     );
   }
-  const data = bytes.subarray(8 + Number(n));
+  const dataStart = 8 + Number(n);
+  const dataLength = size - dataStart;
   const infos = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") metadata = parseMetadata(raw);
-    else infos.set(name, parseEntry(name, raw, data.byteLength));
+    else infos.set(name, parseEntry(name, raw, dataLength));
   }
-  checkTiling(infos, data.byteLength);
-  return new SafetensorsFile(data, infos, metadata);
+  checkTiling(infos, dataLength);
+  return { dataStart, infos, metadata };
 }
 
 function parseMetadata(raw: unknown): Record<string, string> {
@@ -388,9 +439,12 @@ function checkTiling(infos: Map<string, TensorInfo>, dataLength: number): void {
   }
 }
 
-function f16ToF32(bytes: Uint8Array): Float32Array {
+/** F16 bytes widened to float32 (into `out` when given). */
+export function f16ToF32(
+  bytes: Uint8Array,
+  out: Float32Array = new Float32Array(bytes.byteLength / 2),
+): Float32Array {
   const n = bytes.byteLength / 2;
-  const out = new Float32Array(n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) {
     const h = dv.getUint16(2 * i, true);
@@ -404,12 +458,16 @@ function f16ToF32(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-function bf16ToF32(bytes: Uint8Array): Float32Array {
+/** BF16 bytes widened to float32 (into `out` when given). */
+export function bf16ToF32(
+  bytes: Uint8Array,
+  out: Float32Array = new Float32Array(bytes.byteLength / 2),
+): Float32Array {
   const n = bytes.byteLength / 2;
-  const bits = new Uint32Array(n);
+  const bits = new Uint32Array(out.buffer, out.byteOffset, n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
-  return new Float32Array(bits.buffer);
+  return out;
 }
 
 function i64ToI32(name: string, bytes: Uint8Array): Int32Array {
@@ -480,8 +538,45 @@ async function readWhole(path: string | URL): Promise<Uint8Array> {
  * ```
  */
 export async function loadSafetensorsDir(dir: string): Promise<SafetensorsFile> {
+  const found = await weightFiles(dir);
+  if ("file" in found) return await loadSafetensors(found.file);
+  const shards = new Map<string, SafetensorsFile>();
+  const owners: [string, SafetensorsFile][] = [];
+  for (const [name, shard] of found.owners) {
+    let file = shards.get(shard);
+    if (!file) shards.set(shard, file = await loadSafetensors(`${dir}/${shard}`));
+    if (!file.has(name)) throw missingFromShard(found.index, name, shard);
+    owners.push([name, file]);
+  }
+  return SafetensorsFile.merge(owners, found.metadata);
+}
+
+/** Where a model directory's weights are: one file, or shards named by an index. */
+export type WeightFiles =
+  | { file: string }
+  | {
+    /** The index file's path. */
+    index: string;
+    /** [tensor name, shard file name inside the directory], validated names. */
+    owners: [string, string][];
+    /** The index's `metadata`, as strings. */
+    metadata: Record<string, string>;
+  };
+
+/**
+ * Finds a model directory's weights: `model.safetensors`, else the shards listed in the
+ * `weight_map` of `model.safetensors.index.json` (each a plain .safetensors name inside the
+ * directory). Throws NotFound when neither exists, HeaderFormatError for a bad index.
+ *
+ * @example
+ * ```ts ignore
+ * import { weightFiles } from "./safetensors.ts";
+ * await weightFiles("tests/fixtures/tiny-gpt2"); // { file: "tests/fixtures/tiny-gpt2/model.safetensors" }
+ * ```
+ */
+export async function weightFiles(dir: string): Promise<WeightFiles> {
   const single = `${dir}/model.safetensors`;
-  if (await exists(single)) return await loadSafetensors(single);
+  if (await exists(single)) return { file: single };
   const indexPath = `${dir}/model.safetensors.index.json`;
   if (!(await exists(indexPath))) {
     throw new Deno.errors.NotFound(
@@ -495,8 +590,7 @@ export async function loadSafetensorsDir(dir: string): Promise<SafetensorsFile> 
       `Index "${indexPath}" has no "weight_map" object of tensor name to shard file`,
     );
   }
-  const shards = new Map<string, SafetensorsFile>();
-  const owners: [string, SafetensorsFile][] = [];
+  const owners: [string, string][] = [];
   for (const [name, raw] of Object.entries(map as Record<string, unknown>)) {
     const bad = whyBadName(raw, ".safetensors");
     if (bad !== undefined) {
@@ -506,20 +600,19 @@ export async function loadSafetensorsDir(dir: string): Promise<SafetensorsFile> 
         }, which ${bad}: shards must be plain .safetensors names inside the directory`,
       );
     }
-    const shard = raw as string;
-    let file = shards.get(shard);
-    if (!file) shards.set(shard, file = await loadSafetensors(`${dir}/${shard}`));
-    if (!file.has(name)) {
-      throw new TensorLayoutError(
-        `Index "${indexPath}" puts tensor "${name}" in "${shard}" but that shard lacks it`,
-      );
-    }
-    owners.push([name, file]);
+    owners.push([name, raw as string]);
   }
   const metadata = Object.fromEntries(
     Object.entries(index.metadata ?? {}).map(([k, v]) => [k, String(v)]),
   );
-  return SafetensorsFile.merge(owners, metadata);
+  return { index: indexPath, owners, metadata };
+}
+
+/** The error for an index that puts a tensor in a shard lacking it. */
+export function missingFromShard(index: string, name: string, shard: string): TensorLayoutError {
+  return new TensorLayoutError(
+    `Index "${index}" puts tensor "${name}" in "${shard}" but that shard lacks it`,
+  );
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -557,11 +650,18 @@ export function checkFiniteWeights(file: SafetensorsFile, opts: FiniteCheckOptio
   if (opts.allowNonFinite) return;
   for (const name of file.names) {
     const bad = file.nonFinite(name);
-    if (!bad) continue;
-    const more = bad.count > 1 ? ` (${bad.count} non-finite values in all)` : "";
-    throw new NonFiniteWeightError(
-      `Tensor "${name}" holds ${bad.value} at index ${bad.index}${more}: the checkpoint is corrupt or was saved after a diverged step; re-download or re-export it, or pass allowNonFinite: true to load it anyway`,
-      { tensor: name, index: bad.index },
-    );
+    if (bad) throw nonFiniteWeight(name, bad);
   }
+}
+
+/** The error for tensor `name` holding `bad.count` NaN/±Inf, the first `bad.value` at `bad.index`. */
+export function nonFiniteWeight(
+  name: string,
+  bad: { index: number; count: number; value: number },
+): NonFiniteWeightError {
+  const more = bad.count > 1 ? ` (${bad.count} non-finite values in all)` : "";
+  return new NonFiniteWeightError(
+    `Tensor "${name}" holds ${bad.value} at index ${bad.index}${more}: the checkpoint is corrupt or was saved after a diverged step; re-download or re-export it, or pass allowNonFinite: true to load it anyway`,
+    { tensor: name, index: bad.index },
+  );
 }

@@ -4,6 +4,7 @@
 import {
   type Device,
   getBackend,
+  packedMatmulWeight,
   prepackMatmulOperand,
   type Rng,
   type Storage,
@@ -19,6 +20,11 @@ export interface WeightSource {
   info(name: string): { shape: number[] };
   /** A tensor's values as float32 (F16/BF16 widened; F32 adopted without a copy). */
   float32(name: string): Float32Array;
+  /**
+   * Rows [r0, r1) of a tensor seen as (shape[0], rest), as float32 into `dst`. Optional: with
+   * it, matmul weights on the cpu are streamed into packed panels with no whole host copy.
+   */
+  float32Rows?(name: string, dst: Float32Array, r0: number, r1: number): void;
 }
 
 /** What a loader did besides assigning parameters. */
@@ -92,10 +98,13 @@ export function loadCheckpoint(
       }. Check that config.json belongs to these weights`,
     );
   }
+  // Read everything first: a bad read (NaN, a truncated file) then leaves the model as it was.
+  const layouts = matmulWeights(model, spec.tied);
+  const loaded = plan.map(([path, shape]) =>
+    [path, readWeight(source, path, shape, spec.device, layouts.get(path))] as const
+  );
   replacing(model, () => {
-    for (const [path, shape] of plan) {
-      model.setParameter(path, toParameter(source.float32(path), shape, spec.device));
-    }
+    for (const [path, t] of loaded) model.setParameter(path, t);
     if (spec.tied) {
       const embed = model.namedParameters().find(([p]) => p === spec.tied!.embed)![1];
       model.setParameter(spec.tied.head, embed);
@@ -122,6 +131,69 @@ export function replacing(model: Module, assign: () => void): void {
   assign();
   const after = storages();
   for (const s of before) if (!after.has(s)) getBackend(s.device).dispose(s);
+}
+
+/**
+ * The parameters that are, whole, the right operand of their module's matmul, each with
+ * whether matmul reads it transposed (nn.Linear's (out, in) weight, a tied head's embedding:
+ * true) or as stored (GPT-2's Conv1D: false). `tied` adds the embedding a tied head reads.
+ *
+ * @example
+ * ```ts
+ * import { Linear } from "./layers/linear.ts";
+ * import { matmulWeights } from "./weights.ts";
+ * matmulWeights(new Linear(4, 2)); // Map { "weight" => true }
+ * ```
+ */
+export function matmulWeights(
+  model: Module,
+  tied: { head: string; embed: string } | null = null,
+): Map<string, boolean> {
+  const pathOf = new Map(model.namedParameters().map(([p, t]) => [t.storage, p]));
+  const out = new Map<string, boolean>();
+  for (const [, m] of model.namedModules()) {
+    for (const b of m.matmulOperands()) {
+      const path = pathOf.get(b.storage);
+      const [k, n] = b.shape;
+      const whole = path !== undefined && b.ndim === 2 && b.offset === 0 &&
+        k * n === b.storage.size;
+      if (!whole) continue;
+      if (b.strides[0] === n && b.strides[1] === 1) out.set(path, false);
+      else if (b.strides[0] === 1 && b.strides[1] === k) out.set(path, true);
+    }
+  }
+  if (tied) out.set(tied.embed, true);
+  return out;
+}
+
+/**
+ * Tensor `key` of `source` as a weight of `shape` on `device`. A matmul weight (`transposed`
+ * known, see matmulWeights) on the cpu is streamed straight into the fast tier's packed panels
+ * when the source reads rows (no host copy until its values are read); anything else is a
+ * plain constant tensor.
+ *
+ * @example
+ * ```ts
+ * import { readWeight } from "./weights.ts";
+ * const w = new Float32Array(4);
+ * const source = { names: ["w"], info: () => ({ shape: [2, 2] }), float32: () => w };
+ * readWeight(source, "w", [2, 2], "cpu", true).shape; // [2, 2]
+ * ```
+ */
+export function readWeight(
+  source: WeightSource,
+  key: string,
+  shape: readonly number[],
+  device: Device,
+  transposed?: boolean,
+): Tensor {
+  const rows = source.float32Rows?.bind(source);
+  if (transposed !== undefined && device === "cpu" && shape.length === 2 && rows) {
+    const fill = (dst: Float32Array, r0: number, r1: number) => rows(key, dst, r0, r1);
+    const storage = packedMatmulWeight(shape[0], shape[1], transposed, fill);
+    if (storage) return new Tensor(storage, shape);
+  }
+  return toParameter(source.float32(key), shape, device);
 }
 
 /**

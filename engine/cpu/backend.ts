@@ -8,6 +8,7 @@ import { compiledKernels } from "./compiled.ts";
 import { fastMatmul, prepackPanels } from "./fast/mod.ts";
 import { simdGelu, simdLayerNorm, simdRmsNorm, simdSoftmax } from "./fast/rows.ts";
 import { fastAttention } from "./fast/attention.ts";
+import { gatherPackedRows, packedWeight, type RowFill } from "./fast/packed_weight.ts";
 
 /** Which cpu kernels run: the plain-TypeScript oracle or the SIMD fast tier. */
 export type CpuTier = "reference" | "fast";
@@ -42,6 +43,31 @@ export function prepackMatmulOperand(b: View): boolean {
   return tier === "fast" && b.storage.device === "cpu" && prepackPanels(b);
 }
 
+/**
+ * A constant float32 cpu weight, stored (rows, cols), that is a matmul's right operand as is
+ * (`transposed` false) or transposed (true: nn.Linear's and a tied head's), built straight into
+ * the fast tier's packed panels from `fill` (asked for rows [r0, r1) a few MiB at a time), with
+ * no host copy until something reads its values (which then stays). Embedding lookups of a
+ * transposed one read the panels. Null, calling nothing, on the reference tier, without wasm
+ * SIMD or where matmul would not pack it: the caller then makes a plain weight.
+ *
+ * @example
+ * ```ts
+ * import { packedMatmulWeight } from "./backend.ts";
+ * import { Tensor } from "../tensor.ts";
+ * const s = packedMatmulWeight(128, 128, true, (dst, r0) => dst.fill(r0));
+ * if (s) new Tensor(s, [128, 128]).dataSync()[128 * 127]; // 127: row 127 read back
+ * ```
+ */
+export function packedMatmulWeight(
+  rows: number,
+  cols: number,
+  transposed: boolean,
+  fill: RowFill,
+): Storage | null {
+  return tier === "fast" ? packedWeight(rows, cols, transposed, fill) : null;
+}
+
 /** The fast tier: compiled elementwise/row loops and the WebAssembly SIMD matmul. */
 const fastKernels: Kernels = {
   ...referenceKernels,
@@ -57,6 +83,8 @@ const fastKernels: Kernels = {
   rmsNorm: (out, x, w, eps, offset) =>
     simdRmsNorm(out, x, w, eps, offset) || referenceKernels.rmsNorm(out, x, w, eps, offset),
   attention: fastAttention,
+  gatherRows: (out, table, ids) =>
+    gatherPackedRows(out, table, ids) || referenceKernels.gatherRows(out, table, ids),
 };
 
 function storage(buf: TypedArray, dtype: DType): Storage {

@@ -2,7 +2,14 @@
 // fills a model with seeded random weights. Checks everything before assigning anything.
 
 import { Rng } from "../../engine/mod.ts";
-import { type LoadReport, replacing, toParameter, type WeightSource } from "../weights.ts";
+import {
+  type LoadReport,
+  matmulWeights,
+  readWeight,
+  replacing,
+  toParameter,
+  type WeightSource,
+} from "../weights.ts";
 import type { GPT2LMHeadModel } from "./model.ts";
 
 const BUFFER = /(^|\.)attn\.(bias|masked_bias)$/;
@@ -67,21 +74,19 @@ export function loadWeights(model: GPT2LMHeadModel, source: WeightSource): LoadR
     );
   }
   const used = new Set<string>();
-  let untied = false;
+  // Read everything first: a bad read (NaN, a truncated file) then leaves the model as it was.
+  const layouts = matmulWeights(model);
+  const loaded = plan.map(([path, key, shape]) =>
+    [path, readWeight(source, key, shape, model.device, layouts.get(path))] as const
+  );
+  const head = headKey === undefined ? undefined : source.float32(headKey);
+  const untied = head !== undefined &&
+    (!model.lm_head.tied || !sameValues(head, source.float32(keyFor(WTE, names)!)));
   replacing(model, () => {
-    for (const [path, key, shape] of plan) {
-      model.setParameter(path, toParameter(source.float32(key), shape, model.device));
-      used.add(key);
-    }
-    if (headKey) {
-      used.add(headKey);
-      const head = source.float32(headKey);
-      const wteKey = keyFor(WTE, names)!;
-      if (!model.lm_head.tied || !sameValues(head, source.float32(wteKey))) {
-        model.lm_head.untie(toParameter(head, vc, model.device));
-        untied = true;
-      }
-    }
+    for (const [path, t] of loaded) model.setParameter(path, t);
+    for (const [, key] of plan) used.add(key);
+    if (headKey) used.add(headKey);
+    if (untied) model.lm_head.untie(toParameter(head!, vc, model.device));
   });
   const unused = source.names.filter((n) => !used.has(n) && !BUFFER.test(n));
   return { unused, untied };

@@ -3,7 +3,7 @@
 
 import type { View } from "../../backend.ts";
 import { smallGroup } from "./matmul_kernels.ts";
-import { cachedPanels, copyRows, type Mat2, packPanels } from "./pack.ts";
+import { cachedPanels, copyRows, type Layout, type Mat2, packedOnly, packPanels } from "./pack.ts";
 import { poolThreads, RECORD_INTS, runUnits } from "./threads.ts";
 import { getHeap, HeapFullError } from "./wasm_heap.ts";
 
@@ -24,7 +24,9 @@ const MC = 96, KC = 256;
 const UNITS_PER_THREAD = 4;
 
 function isF32(v: View): boolean {
-  return v.storage.dtype === "float32" && v.storage.buf instanceof Float32Array;
+  // A storage held only as panels (packed_weight.ts) is float32 without a host buffer yet.
+  return v.storage.dtype === "float32" &&
+    (packedOnly.has(v.storage) || v.storage.buf instanceof Float32Array);
 }
 
 function isContiguous(v: View): boolean {
@@ -98,13 +100,16 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
     ? 1
     : Math.max(1, Math.min(opts.threads ?? Infinity, poolThreads()));
 
-  const bMat = (offset: number): Mat2 => ({
-    buf: b.storage.buf as Float32Array,
+  const bLayout = (offset: number): Layout => ({
     offset,
     rows: k,
     cols: n,
     rs: b.strides[nd - 2],
     cs: b.strides[nd - 1],
+  });
+  const bMat = (offset: number): Mat2 => ({
+    ...bLayout(offset),
+    buf: b.storage.buf as Float32Array,
   });
   // Scratch holds A's rows, C's padded rows, the panels of each distinct non-constant b and,
   // for row-major ones, b's rows on their way into the wasm packer.
@@ -129,7 +134,7 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
     bAddrs.set(o, addr);
   });
   for (const o of bOffsets) {
-    if (!bAddrs.has(o)) bAddrs.set(o, cachedPanels(heap, b.storage, bMat(o)));
+    if (!bAddrs.has(o)) bAddrs.set(o, cachedPanels(heap, b.storage, bLayout(o)));
   }
   const f32 = heap.f32(), aBuf = a.storage.buf as Float32Array;
   const [ars, acs] = [a.strides[nd - 2], a.strides[nd - 1]];

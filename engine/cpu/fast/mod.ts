@@ -54,9 +54,7 @@ export function prepackPanels(b: View): boolean {
   const ok = heap !== null && b.shape.length === 2 && b.storage.constant === true &&
     b.storage.dtype === "float32" && k * n >= MIN_WORK;
   if (!ok) return false;
-  const buf = b.storage.buf as Float32Array;
   cachedPanels(heap, b.storage, {
-    buf,
     offset: b.offset,
     rows: k,
     cols: n,

@@ -4,14 +4,18 @@
 import type { Storage } from "../../backend.ts";
 import type { WasmHeap } from "./wasm_heap.ts";
 
-/** A 2-D strided window of a float32 host buffer: element (i, j) is buf[offset + i*rs + j*cs]. */
-export interface Mat2 {
-  buf: Float32Array;
+/** Where a 2-D strided window sits in its buffer: element (i, j) at offset + i*rs + j*cs. */
+export interface Layout {
   offset: number;
   rows: number;
   cols: number;
   rs: number;
   cs: number;
+}
+
+/** A 2-D strided window of a float32 host buffer: element (i, j) is buf[offset + i*rs + j*cs]. */
+export interface Mat2 extends Layout {
+  buf: Float32Array;
 }
 
 /** Writes m as panels of nr columns (zero-padded) at float index d0 of dst. */
@@ -75,13 +79,21 @@ const registry = new FinalizationRegistry<{ heap: WasmHeap; entries: Entries }>(
   },
 );
 
-/**
- * The heap address of b's panels, b being one 2-D slice of a constant `storage`: packed on
- * first use, cached by slice, repacked when `storage.version` moves, freed when the storage
- * is garbage-collected.
- */
-export function cachedPanels(heap: WasmHeap, storage: Storage, b: Mat2): number {
-  const nr = heap.config.nv * 4;
+/** Where the panels of a storage held only as panels (packed_weight.ts) are. */
+export interface PackedOnly {
+  heap: WasmHeap;
+  addr: number;
+  /** The panels' slice of the storage as matmul's right operand B (K, N). */
+  layout: Layout;
+}
+
+/** Storages whose values exist only as panels, until their host copy is made. */
+export const packedOnly: WeakMap<Storage, PackedOnly> = new WeakMap();
+
+/** The cache key of one 2-D slice of a storage. */
+const keyOf = (b: Layout) => `${b.offset}/${b.rows}/${b.cols}/${b.rs}/${b.cs}`;
+
+function entriesOf(heap: WasmHeap, storage: Storage): Entries {
   let cache = caches.get(heap);
   if (!cache) caches.set(heap, cache = new WeakMap());
   let entries = cache.get(storage);
@@ -89,23 +101,43 @@ export function cachedPanels(heap: WasmHeap, storage: Storage, b: Mat2): number 
     cache.set(storage, entries = new Map());
     registry.register(storage, { heap, entries });
   }
-  const key = `${b.offset}/${b.rows}/${b.cols}/${b.rs}/${b.cs}`;
+  return entries;
+}
+
+/**
+ * The heap address of b's panels, b being one 2-D slice of a constant `storage`: packed on
+ * first use, cached by slice, repacked when `storage.version` moves, freed when the storage
+ * is garbage-collected. Reads `storage.buf` only when it packs.
+ */
+export function cachedPanels(heap: WasmHeap, storage: Storage, b: Layout): number {
+  const nr = heap.config.nv * 4;
+  const entries = entriesOf(heap, storage);
+  const key = keyOf(b);
   let entry = entries.get(key);
   if (!entry || entry.version !== storage.version) {
     entry ??= { addr: heap.alloc(Math.ceil(b.cols / nr) * b.rows * nr * 4), version: 0 };
     entry.version = storage.version;
+    const m: Mat2 = { ...b, buf: storage.buf as Float32Array };
     if (b.cs === 1) {
       // Row-major: one bulk copy into the heap, then the wasm packer.
       const tmp = heap.alloc(b.rows * b.cols * 4 + 64);
-      copyRows(heap.f32(), tmp / 4, b);
+      copyRows(heap.f32(), tmp / 4, m);
       heap.packRows(tmp, b.cols * 4, entry.addr, b.rows, Math.ceil(b.cols / nr));
       heap.free(tmp);
     } else {
-      packPanels(heap.f32(), entry.addr / 4, b, nr);
+      packPanels(heap.f32(), entry.addr / 4, m, nr);
     }
     entries.set(key, entry);
   }
   return entry.addr;
+}
+
+/**
+ * Files panels already packed at `addr` (from heap.alloc) as the cache entry of slice `b` of
+ * `storage` at its current version: matmul then finds them, and they are freed with the storage.
+ */
+export function adoptPanels(heap: WasmHeap, storage: Storage, b: Layout, addr: number): void {
+  entriesOf(heap, storage).set(keyOf(b), { addr, version: storage.version });
 }
 
 /** Frees every cached panel set of `storage` now (e.g. when a weight is replaced). */
