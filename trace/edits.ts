@@ -73,7 +73,11 @@ export function recordEdits(
       "tracer.invoke() inside model.edit(): edits apply to the whole batch of every later trace, so they take no input",
     );
   }
-  for (const n of tracer.graph.nodes.slice(start)) n.saved = false;
+  if (tracer.graph.nodes.slice(start).some((n) => n.saved)) {
+    throw new TypeError(
+      ".save() inside model.edit() keeps nothing: an edit records interventions that later traces start with; save the value inside the trace that runs the edited model",
+    );
+  }
   EDITS.set(model, tracer.graph);
 }
 
@@ -108,6 +112,7 @@ export function importEdits(
     if (n.invoke >= 0) {
       bad(`graph.nodes[${n.id}].invoke`, n.invoke, "no invoke (edits apply to the whole batch)");
     }
+    if (n.saved) bad(`graph.nodes[${n.id}].saved`, true, "no saved node (an edit keeps no values)");
     if (n.op === "result" || n.op === "stop") {
       bad(`graph.nodes[${n.id}].op`, n.op, "an op other than result and stop in an edit");
     }

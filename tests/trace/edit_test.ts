@@ -43,6 +43,23 @@ deviceTest(
   },
 );
 
+Deno.test("edit: .save() inside an edit is an error, and no edit is kept", async () => {
+  const model = await tiny("cpu");
+  assert.throws(
+    () => model.edit(() => model.transformer.h[0].output[0].save(), { inplace: true }),
+    (e: Error) =>
+      e instanceof TypeError && /\.save\(\) inside model\.edit\(\) keeps nothing/.test(e.message),
+  );
+  assert.equal(model.exportEdits().graph.nodes.length, 0, "nothing recorded");
+  model.edit(() => model.transformer.h[0].output[0].set(":", 0), { inplace: true });
+  const json = model.exportEdits();
+  model.clearEdits();
+  const saved = structuredClone(json);
+  (saved.graph.nodes.at(-1) as { saved?: boolean }).saved = true;
+  assert.throws(() => model.importEdits(saved), /saved/);
+  assert.equal(model.exportEdits().graph.nodes.length, 0, "a refused import adds nothing");
+});
+
 deviceTest(
   "edit: applies at every step of generate (the fixture's zero-block-0 tokens)",
   async (device) => {
