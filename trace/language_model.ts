@@ -267,6 +267,11 @@ export class LanguageModel extends NNsight<CausalLM> {
 
   /** `invoker.inputs` of a LanguageModel: the invoke's token-id rows (`number[][]`). */
   protected override prepareInput(input: unknown): unknown {
+    if (input instanceof Tensor && input.device !== "cpu") {
+      throw new TypeError(
+        `invoker.inputs reads the invoke's token ids synchronously, but they are a ${input.device} tensor, which only \`await ids.data()\` can read: pass the ids as number[][] or a cpu tensor (\`await ids.toDevice("cpu")\`), or keep your own reference to the tensor`,
+      );
+    }
     return this.rowsOf(input);
   }
 

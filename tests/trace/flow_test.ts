@@ -4,7 +4,7 @@
 // 2x, 6x, 24x and the head 240x (see _toy.ts).
 
 import assert from "node:assert/strict";
-import type { Tensor } from "../../engine/mod.ts";
+import { type Tensor, tensor } from "../../engine/mod.ts";
 import { Condition, list, type Tracer } from "../../trace/mod.ts";
 import type { InterventionProxy } from "../../trace/proxy.ts";
 import { assertClose } from "../_assert.ts";
@@ -219,6 +219,23 @@ deviceTest(
     assert.deepEqual(all, ref.invoker_input_ids.flat(1));
     assert.deepEqual(whole.value.shape, [2, 10, 50257]);
     await assertClose(whole.value.get("0:1"), one.value, { atol: 0, rtol: 0 });
+    // A tensor input on the model's device: cpu ids read back; a webgpu tensor cannot be read
+    // synchronously, which the error says (the trace itself still runs).
+    const idsTensor = tensor(ref.invoker_input_ids[0], [1, 10], { dtype: "int32", device });
+    let seen: unknown;
+    const read = () => model.trace((t) => t.invoke(idsTensor, (inv) => void (seen = inv.inputs)));
+    if (device === "webgpu") {
+      await assert.rejects(
+        read,
+        /invoker\.inputs reads the invoke's token ids synchronously, but they are a webgpu tensor/,
+      );
+      let out!: P;
+      await model.trace((t) => t.invoke(idsTensor, () => void (out = model.lm_head.output.save())));
+      assert.deepEqual(out.value.shape, [1, 10, 50257]);
+    } else {
+      await read();
+      assert.deepEqual(seen, ref.invoker_input_ids[0]);
+    }
   },
 );
 
