@@ -24,6 +24,11 @@ function peakMiB(): number {
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
+/** Minor page faults of this process so far (/proc/self/stat field 10). */
+function minorFaults(): number {
+  return Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ")[7]);
+}
+
 const ms = async <R>(fn: () => R | Promise<R>): Promise<[R, number]> => {
   const t = performance.now();
   const r = await fn();
@@ -63,7 +68,22 @@ if (what.startsWith("floor:")) {
   const rss0 = peakMiB();
   const [{ model }, load] = await ms(() => loadModel(dir));
   const rssLoad = peakMiB();
+  let faults = minorFaults();
   const [, first] = await ms(() => generate(model, ids, { maxNewTokens }));
+  const firstFaults = minorFaults() - faults;
+  faults = minorFaults();
   const [, warm] = await ms(() => generate(model, ids, { maxNewTokens }));
-  console.log(JSON.stringify({ load, first, warm, rss0, rssLoad, rssPeak: peakMiB() }));
+  const warmFaults = minorFaults() - faults;
+  console.log(
+    JSON.stringify({
+      load,
+      first,
+      warm,
+      rss0,
+      rssLoad,
+      rssPeak: peakMiB(),
+      firstFaults,
+      warmFaults,
+    }),
+  );
 }

@@ -23,11 +23,13 @@ out["load"] = (time.perf_counter() - t) * 1000
 out["rssLoad"] = peak()
 ids = torch.tensor([[(i * 7919) % 50000 for i in range(10)]])
 kw = dict(do_sample=False, max_new_tokens=20, min_new_tokens=20, pad_token_id=0)
+faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 with torch.inference_mode():
     for key in ("first", "warm"):
-        t = time.perf_counter()
+        f, t = faults(), time.perf_counter()
         model.generate(ids, **kw)
         out[key] = (time.perf_counter() - t) * 1000
+        out[key + "Faults"] = faults() - f
 out["rssPeak"] = peak()
 out["ruMaxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))

@@ -6,7 +6,15 @@
 import { randomGPT2, writeSafetensors } from "../model/mod.ts";
 import { peerFigures, run, THREADS, torchPython } from "./_peer.ts";
 
-type Figures = { load: number; first: number; warm: number; rss0: number; rssPeak: number };
+type Figures = {
+  load: number;
+  first: number;
+  warm: number;
+  rss0: number;
+  rssPeak: number;
+  firstFaults?: number;
+  warmFaults?: number;
+};
 
 /** Writes GPT-2 small's weights (tied head left out, as save_pretrained does) and config. */
 async function writeCheckpoint(dir: string): Promise<number> {
@@ -68,6 +76,15 @@ try {
     `\ntsight load phases (ms, a second fresh process): ${
       Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")
     }`,
+  );
+  const perPage = floor.touch / Math.ceil(size / 4096); // ms per first-touched 4 KiB page
+  console.log(
+    `tsight page faults: first generate ${ours.firstFaults}, warm ${ours.warmFaults}: about ${
+      ((ours.firstFaults! - ours.warmFaults!) * perPage).toFixed(0)
+    } ms of the first generate's extra ${(ours.first - ours.warm).toFixed(0)} ms at ${
+      (perPage * 1000).toFixed(1)
+    } µs a page; the rest is JIT warm-up` +
+      (peer ? ` (transformers: first ${peer.firstFaults}, warm ${peer.warmFaults})` : ""),
   );
   console.log(
     `page-fault floor (a third fresh process): writing one byte per 4 KiB page of ${
