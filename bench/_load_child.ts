@@ -1,7 +1,7 @@
 // Child process of bench/load_bench.ts: in a fresh process, loads the checkpoint folder and
 // times the first and a warm generate, with peak RSS (VmHWM); with "phases", times each step
-// of loading (the same steps loadModel takes) instead; with "floor:<bytes>", the first touch of
-// that much fresh memory. Prints one JSON line.
+// of loading (the same steps loadModel takes) instead; with "warmed", after a short 8-token
+// generate; with "floor:<bytes>", the first touch of that much fresh memory. Prints one JSON line.
 
 import { startThreads } from "../engine/mod.ts";
 import {
@@ -68,6 +68,10 @@ if (what.startsWith("floor:")) {
   const rss0 = peakMiB();
   const [{ model }, load] = await ms(() => loadModel(dir));
   const rssLoad = peakMiB();
+  if (what === "warmed") {
+    // "First" after a short generate of other ids: how much of the first call is warm-up.
+    await generate(model, [[0, 1]], { maxNewTokens: 8 });
+  }
   let faults = minorFaults();
   const [, first] = await ms(() => generate(model, ids, { maxNewTokens }));
   const firstFaults = minorFaults() - faults;

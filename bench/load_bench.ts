@@ -1,10 +1,25 @@
-// Load and first call, tsight vs transformers in one run: writes a random GPT-2-small checkpoint
-// (F32 safetensors, GPT-2's tokenizer files) to a temp folder, then in fresh processes times
-// loading model and tokenizer, the first and a warm 20-token generate, and peak RSS; prints
-// tsight's load phases and this machine's page-fault floor. Peer: bench/_torch_load.py.
+// Load and first call, tsight vs transformers in one run: writes a random checkpoint of GPT-2
+// small (default) or SmolLM2-135M's shape (`smollm2`) as F32 safetensors with GPT-2's tokenizer
+// files to a temp folder, then in fresh processes times loading model and tokenizer, the first
+// and a warm 20-token generate, and peak RSS; prints tsight's load phases and this machine's
+// page-fault floor. Peer: bench/_torch_load.py.
 
-import { randomGPT2, writeSafetensors } from "../model/mod.ts";
-import { peerFigures, run, THREADS, torchPython } from "./_peer.ts";
+import { randomModel, writeSafetensors } from "../model/mod.ts";
+import { peerFigures, run, SMOLLM2_CONFIG, THREADS, torchPython } from "./_peer.ts";
+
+const SHAPES: Record<string, Record<string, unknown>> = {
+  gpt2: {
+    model_type: "gpt2",
+    architectures: ["GPT2LMHeadModel"],
+    n_layer: 12,
+    n_embd: 768,
+    n_head: 12,
+  },
+  smollm2: { ...SMOLLM2_CONFIG, architectures: ["LlamaForCausalLM"] },
+};
+const shapeName = Deno.args[0] ?? "gpt2";
+const shape = SHAPES[shapeName];
+if (!shape) throw new RangeError(`Unknown shape "${shapeName}": use one of ${Object.keys(SHAPES)}`);
 
 type Figures = {
   load: number;
@@ -16,9 +31,9 @@ type Figures = {
   warmFaults?: number;
 };
 
-/** Writes GPT-2 small's weights (tied head left out, as save_pretrained does) and config. */
+/** Writes the shape's random weights (tied head left out, as save_pretrained does) and config. */
 async function writeCheckpoint(dir: string): Promise<number> {
-  const { model } = await randomGPT2({ n_layer: 12, n_embd: 768, n_head: 12 }, { seed: 0 });
+  const { model } = await randomModel(shape, { seed: 0 });
   const tensors: Parameters<typeof writeSafetensors>[0] = {};
   for (const [name, t] of model.namedParameters()) {
     if (name !== "lm_head.weight") {
@@ -30,8 +45,7 @@ async function writeCheckpoint(dir: string): Promise<number> {
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
     await Deno.copyFile(new URL(`../assets/gpt2-tokenizer/${f}`, import.meta.url), `${dir}/${f}`);
   }
-  const config = { model_type: "gpt2", architectures: ["GPT2LMHeadModel"], n_layer: 12 };
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, n_embd: 768 }));
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(shape));
   return bytes.byteLength;
 }
 
@@ -51,9 +65,10 @@ try {
   const peer = py ? await peerFigures<Figures & { torch: string }>(py, script, [dir]) : null;
   const ours = await tsight<Figures>(dir, "api");
   const phases = await tsight<Record<string, number>>(dir, "phases");
+  const warmed = await tsight<Figures>(dir, "warmed");
   const floor = await tsight<{ touch: number; again: number }>(dir, `floor:${size}`);
   console.log(
-    `GPT-2 small checkpoint, ${
+    `${shapeName === "gpt2" ? "GPT-2 small" : "SmolLM2-135M-shaped"} checkpoint, ${
       (size / 1e6).toFixed(0)
     } MB F32 safetensors, ${THREADS} threads, fresh process each` +
       (peer ? `; transformers from_pretrained, torch ${peer.torch}` : ""),
@@ -87,7 +102,14 @@ try {
       (peer ? ` (transformers: first ${peer.firstFaults}, warm ${peer.warmFaults})` : ""),
   );
   console.log(
-    `page-fault floor (a third fresh process): writing one byte per 4 KiB page of ${
+    `after an 8-token warm-up generate (another fresh process): first ${
+      warmed.first.toFixed(0)
+    } ms, warm ${warmed.warm.toFixed(0)} ms, first / warm ${
+      (warmed.first / warmed.warm).toFixed(2)
+    }, page faults ${warmed.firstFaults} and ${warmed.warmFaults}`,
+  );
+  console.log(
+    `page-fault floor (a fourth fresh process): writing one byte per 4 KiB page of ${
       (size / 1e6).toFixed(0)
     } MB of fresh wasm memory takes ${floor.touch.toFixed(0)} ms, the same pages again ${
       floor.again.toFixed(0)
