@@ -29,6 +29,7 @@ import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { GPT2Envoys } from "./envoys/gpt2.ts";
 import type { Gemma2Envoys } from "./envoys/gemma2.ts";
+import type { Gemma3Envoys } from "./envoys/gemma3.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
 import type { Olmo2Envoys } from "./envoys/olmo2.ts";
@@ -68,6 +69,8 @@ export type GPT2LanguageModel = LanguageModel & GPT2Envoys;
 export type LlamaLanguageModel = LanguageModel & LlamaEnvoys;
 /** A LanguageModel over Gemma 2, its envoys typed (`model.model.layers[i]`). */
 export type Gemma2LanguageModel = LanguageModel & Gemma2Envoys;
+/** A LanguageModel over Gemma 3 text, its envoys typed (`model.model.layers[i]`). */
+export type Gemma3LanguageModel = LanguageModel & Gemma3Envoys;
 /** A LanguageModel over GPT-NeoX / Pythia, its envoys typed (`model.gpt_neox.layers[i]`). */
 export type GPTNeoXLanguageModel = LanguageModel & GPTNeoXEnvoys;
 /** A LanguageModel over OLMo 2, its envoys typed (`model.model.layers[i]`). */

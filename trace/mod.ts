@@ -17,6 +17,7 @@
  */
 export {
   type Gemma2LanguageModel,
+  type Gemma3LanguageModel,
   type GPT2LanguageModel,
   type GPTNeoXLanguageModel,
   LanguageModel,
@@ -42,6 +43,7 @@ export type {
   LlamaModelEnvoy,
 } from "./envoys/llama.ts";
 export type { Gemma2Envoys, Gemma2LayerEnvoy, Gemma2ModelEnvoy } from "./envoys/gemma2.ts";
+export type { Gemma3Envoys, Gemma3LayerEnvoy, Gemma3ModelEnvoy } from "./envoys/gemma3.ts";
 export type {
   GPTNeoXAttentionEnvoy,
   GPTNeoXEnvoys,

@@ -42,7 +42,7 @@ export {
   type SelfAttentionOptions,
   weightsObserved,
 } from "./attention.ts";
-export { Dropout, Embedding } from "./embedding.ts";
+export { Dropout, Embedding, ScaledEmbedding } from "./embedding.ts";
 export { Linear, type LinearOptions } from "./linear.ts";
 export { GatedMLP, type GatedMLPOptions, MLP_POINTS } from "./mlp.ts";
 export { LayerNorm, type LayerNormOptions, RMSNorm, type RMSNormOptions } from "./norm.ts";

@@ -61,6 +61,23 @@ export function ropeInvFreq(opts: RotaryOptions): Float64Array {
   return inv;
 }
 
+/**
+ * `x` rounded to a checkpoint's stored dtype ("bfloat16", "float16"; anything else: float32), as
+ * transformers casts a float buffer when it loads a model in that dtype (rotary inv_freq, Gemma
+ * 3's embed_scale).
+ *
+ * @example
+ * ```ts
+ * import { roundToDtype } from "./rotary.ts";
+ * roundToDtype(Math.sqrt(3072), "bfloat16"); // 55.5
+ * ```
+ */
+export function roundToDtype(x: number, dtype: string | null | undefined): number {
+  if (dtype === "bfloat16") return bf16Round(x);
+  if (dtype === "float16") return f16Round(x);
+  return Math.fround(x);
+}
+
 /** Rounds to the nearest bfloat16 (ties to even), as torch's cast does. */
 function bf16Round(x: number): number {
   const u = new Uint32Array(new Float32Array([x]).buffer);

@@ -207,6 +207,18 @@ const FAMILIES: Record<string, Record<string, unknown>> = {
     num_hidden_layers: 2,
     vocab_size: 300,
   },
+  gemma3_text: {
+    model_type: "gemma3_text",
+    hidden_size: 128,
+    intermediate_size: 256,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 32,
+    num_hidden_layers: 2,
+    vocab_size: 300,
+    sliding_window: 4,
+    sliding_window_pattern: 2,
+  },
   gpt_neox: {
     model_type: "gpt_neox",
     hidden_size: 128,

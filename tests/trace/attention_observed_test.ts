@@ -41,6 +41,7 @@ const FAMILIES: [string, boolean][] = [
   ["tiny-gpt2", true],
   ["tiny-llama", false],
   ["tiny-gemma2", true],
+  ["tiny-gemma3", true],
   ["tiny-gpt-neox", true],
   ["tiny-olmo2", false],
 ];

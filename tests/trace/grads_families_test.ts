@@ -21,6 +21,7 @@ const FIXTURES = [
   "tiny-qwen2",
   "tiny-qwen3",
   "tiny-gemma2",
+  "tiny-gemma3",
   "tiny-gpt-neox",
   "tiny-gpt-neox-serial",
   "tiny-olmo2",

@@ -261,6 +261,7 @@ const FAMILIES = [
   "tiny-qwen2",
   "tiny-qwen3",
   "tiny-gemma2",
+  "tiny-gemma3",
   "tiny-gpt-neox",
   "tiny-olmo2",
 ];
