@@ -8,6 +8,7 @@ import { GEMMA3_FAMILY } from "./gemma3/family.ts";
 import { GPT_NEOX_FAMILY } from "./gpt_neox/family.ts";
 import { LLAMA_FAMILY } from "./llama/family.ts";
 import { OLMO2_FAMILY } from "./olmo2/family.ts";
+import { PHI3_FAMILY } from "./phi3/family.ts";
 
 /**
  * Every family tsight builds, in lookup order.
@@ -25,6 +26,7 @@ export const FAMILIES: readonly Family[] = [
   GEMMA3_FAMILY,
   GPT_NEOX_FAMILY,
   OLMO2_FAMILY,
+  PHI3_FAMILY,
 ];
 
 /**

@@ -33,6 +33,7 @@ import type { Gemma3Envoys } from "./envoys/gemma3.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
 import type { Olmo2Envoys } from "./envoys/olmo2.ts";
+import type { Phi3Envoys } from "./envoys/phi3.ts";
 import {
   checkGenerateOptions,
   checkModeKind,
@@ -75,6 +76,8 @@ export type Gemma3LanguageModel = LanguageModel & Gemma3Envoys;
 export type GPTNeoXLanguageModel = LanguageModel & GPTNeoXEnvoys;
 /** A LanguageModel over OLMo 2, its envoys typed (`model.model.layers[i]`). */
 export type Olmo2LanguageModel = LanguageModel & Olmo2Envoys;
+/** A LanguageModel over Phi-3, its envoys typed (`model.model.layers[i]`). */
+export type Phi3LanguageModel = LanguageModel & Phi3Envoys;
 
 /** Options of {@link LanguageModel.load}. */
 export interface LanguageModelLoadOptions extends Omit<LoadModelOptions, "device"> {

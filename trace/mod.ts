@@ -25,6 +25,7 @@ export {
   type LlamaLanguageModel,
   type ModelInput,
   type Olmo2LanguageModel,
+  type Phi3LanguageModel,
 } from "./language_model.ts";
 export type { AttentionSource, EnvoyList, GeneratorEnvoy, MLPSource } from "./envoys/common.ts";
 export { PointEnvoy, type SourceEnvoy } from "./source.ts";
@@ -57,6 +58,13 @@ export type {
   Olmo2LayerEnvoy,
   Olmo2ModelEnvoy,
 } from "./envoys/olmo2.ts";
+export type {
+  Phi3AttentionEnvoy,
+  Phi3Envoys,
+  Phi3LayerEnvoy,
+  Phi3MLPEnvoy,
+  Phi3ModelEnvoy,
+} from "./envoys/phi3.ts";
 export {
   NNsight,
   type NNsightOptions,

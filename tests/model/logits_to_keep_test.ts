@@ -19,6 +19,7 @@ const FAMILIES = [
   "tiny-gemma3",
   "tiny-gpt-neox",
   "tiny-olmo2",
+  "tiny-phi3",
 ];
 const IDS = [[5, 9, 3, 7, 1, 2], [4, 8, 6, 2, 0, 1]];
 

@@ -219,6 +219,17 @@ const FAMILIES: Record<string, Record<string, unknown>> = {
     sliding_window: 4,
     sliding_window_pattern: 2,
   },
+  phi3: {
+    model_type: "phi3",
+    hidden_size: 128,
+    intermediate_size: 256,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    num_hidden_layers: 2,
+    vocab_size: 300,
+    partial_rotary_factor: 0.5,
+    sliding_window: 4,
+  },
   gpt_neox: {
     model_type: "gpt_neox",
     hidden_size: 128,

@@ -44,6 +44,7 @@ const FAMILIES: [string, boolean][] = [
   ["tiny-gemma3", true],
   ["tiny-gpt-neox", true],
   ["tiny-olmo2", false],
+  ["tiny-phi3", false],
 ];
 
 for (const [name, tuple] of FAMILIES) {

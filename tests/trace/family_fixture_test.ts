@@ -12,3 +12,4 @@ familyFixtureTests({ name: "tiny-gemma3", layerTuple: true });
 familyFixtureTests({ name: "tiny-gpt-neox", layerTuple: true });
 familyFixtureTests({ name: "tiny-gpt-neox-serial", layerTuple: true });
 familyFixtureTests({ name: "tiny-olmo2", layerTuple: false });
+familyFixtureTests({ name: "tiny-phi3", layerTuple: false });

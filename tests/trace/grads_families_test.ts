@@ -25,6 +25,7 @@ const FIXTURES = [
   "tiny-gpt-neox",
   "tiny-gpt-neox-serial",
   "tiny-olmo2",
+  "tiny-phi3",
 ];
 
 /** The spacing of float32 numbers at `x`. */

@@ -264,6 +264,7 @@ const FAMILIES = [
   "tiny-gemma3",
   "tiny-gpt-neox",
   "tiny-olmo2",
+  "tiny-phi3",
 ];
 for (const name of FAMILIES) {
   deviceTest(
