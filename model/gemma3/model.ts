@@ -8,22 +8,22 @@ import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } fro
 import { Generator } from "../generator.ts";
 import type { KVCache } from "../kv_cache.ts";
 import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import { attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { ScaledEmbedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
-import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding, roundToDtype } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
+import { Gemma2DecoderLayer } from "../gemma2/model.ts";
 import { type Gemma3Config, parseGemma3Config } from "./config.ts";
 import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
- * One Gemma 3 layer (HF Gemma3DecoderLayer): Gemma 2's sandwich of (1 + w) RMSNorms around
- * attention and MLP, attention with per-head (1 + w) q_norm/k_norm; sliding layers use the local
- * rotary tables and the sliding-window mask. Returns a 1-tuple `[hidden (B, T, C)]`, as
- * transformers 4.57 does: `model.layers[i].output[0]`.
+ * One Gemma 3 layer (HF Gemma3DecoderLayer): Gemma 2's layer (sandwich of (1 + w) RMSNorms around
+ * attention and GeGLU MLP) whose attention also has per-head (1 + w) `q_norm`/`k_norm`, applied
+ * before rotary; sliding layers use the local rotary tables and the sliding-window mask. Returns a
+ * 1-tuple `[hidden (B, T, C)]`, as transformers 4.57 does: `model.layers[i].output[0]`.
  *
  * @example
  * ```ts
@@ -35,64 +35,10 @@ import { keepLastPositions } from "../logits_to_keep.ts";
  * h.shape; // [1, 3, 8]
  * ```
  */
-export class Gemma3DecoderLayer extends Module {
-  /** Grouped-query attention with q_norm/k_norm: output [attn_output, attn_weights]. */
-  readonly self_attn: SelfAttention;
-  /** GeGLU: down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)). */
-  readonly mlp: GatedMLP;
-  /** (1 + w) RMSNorm before attention. */
-  readonly input_layernorm: RMSNorm;
-  /** (1 + w) RMSNorm of the attention output, before the residual add. */
-  readonly post_attention_layernorm: RMSNorm;
-  /** (1 + w) RMSNorm before the MLP. */
-  readonly pre_feedforward_layernorm: RMSNorm;
-  /** (1 + w) RMSNorm of the MLP output, before the residual add. */
-  readonly post_feedforward_layernorm: RMSNorm;
-
+export class Gemma3DecoderLayer extends Gemma2DecoderLayer {
   /** Builds layer `layer` with zero weights on `device`. */
   constructor(config: Gemma3Config, layer: number, device: Device) {
-    super();
-    const c = config;
-    this.self_attn = this.addModule(
-      "self_attn",
-      new SelfAttention({
-        hiddenSize: c.hidden_size,
-        numHeads: c.num_attention_heads,
-        numKvHeads: c.num_key_value_heads,
-        headDim: c.head_dim,
-        layer,
-        qkvBias: c.attention_bias,
-        outBias: c.attention_bias,
-        qkNormEps: c.rms_norm_eps,
-        qkNormUnitOffset: true,
-        scale: c.query_pre_attn_scalar ** -0.5,
-        softcap: c.attn_logit_softcapping,
-        sliding: c.layer_types[layer] === "sliding_attention",
-        device,
-      }),
-    );
-    this.mlp = this.addModule(
-      "mlp",
-      new GatedMLP({
-        hiddenSize: c.hidden_size,
-        intermediateSize: c.intermediate_size,
-        activation: c.hidden_activation,
-        device,
-      }),
-    );
-    const norm = () => new RMSNorm(c.hidden_size, c.rms_norm_eps, { unitOffset: true, device });
-    this.input_layernorm = this.addModule("input_layernorm", norm());
-    this.post_attention_layernorm = this.addModule("post_attention_layernorm", norm());
-    this.pre_feedforward_layernorm = this.addModule("pre_feedforward_layernorm", norm());
-    this.post_feedforward_layernorm = this.addModule("post_feedforward_layernorm", norm());
-  }
-
-  /** x (B, T, C) -> [x' (B, T, C)]. */
-  forward(x: Tensor, ctx: AttentionContext): [Tensor] {
-    const [a] = this.self_attn.call(this.input_layernorm.call(x), ctx); // (B, T, C)
-    const h = x.add(this.post_attention_layernorm.call(a)); // (B, T, C)
-    const m = this.mlp.call(this.pre_feedforward_layernorm.call(h)); // (B, T, C)
-    return [h.add(this.post_feedforward_layernorm.call(m))];
+    super(config, layer, device, { qkNorm: true });
   }
 }
 
