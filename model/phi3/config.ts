@@ -1,8 +1,10 @@
-// config.json of Phi-3 (model_type "phi3"): HF key names read (rope_theta and
+// config.json of Phi-3 (model_type "phi3"): HF key names read (rope_theta, rope_scaling and
 // partial_rotary_factor, or transformers 5's rope_parameters), Phi3Config's defaults filled in,
-// values checked; longrope ("su") scaling is refused by name. Pure data.
+// values checked; longrope ("su", "yarn" as Phi3Config maps them) in its short regime. Pure data.
 
 import type { ActivationName } from "../layers/activation.ts";
+import { longrope } from "../layers/longrope.ts";
+import type { RopeScaling } from "../layers/rotary.ts";
 import {
   activationValue,
   boolValue,
@@ -49,6 +51,11 @@ export interface Phi3Config {
   rope_theta: number;
   /** Fraction of each head that rotates (Phi-4-mini: 0.75). */
   partial_rotary_factor: number;
+  /**
+   * longrope scaling (short_factor, long_factor, original_max_position_embeddings, factor filled
+   * in as max / original when absent), or null for plain rotary.
+   */
+  rope_scaling: RopeScaling | null;
   /** Every layer sees keys less than this many cache positions back, or null (no window). */
   sliding_window: number | null;
   /** The MLP activation. */
@@ -79,13 +86,17 @@ const DEFAULTS: Record<string, unknown> = {
   eos_token_id: 32000,
   pad_token_id: 32000,
   sliding_window: null,
+  original_max_position_embeddings: 4096,
 };
+
+/** Phi3Config maps these rope types to "longrope". */
+const LONGROPE = ["longrope", "su", "yarn"];
 
 /**
  * Validates a Phi-3 config.json object and fills in Phi3Config's defaults. Throws
- * TypeError/RangeError naming the key, the value and what is allowed; a `rope_scaling` (or
- * `rope_parameters`) of type "longrope", "su" or "yarn" (the 128k-context checkpoints) is a
- * RangeError: tsight runs Phi-3 with plain rotary only.
+ * TypeError/RangeError naming the key, the value and what is allowed. A `rope_scaling` (or
+ * `rope_parameters`) of type "longrope", "su" or "yarn" (Phi-3.5, Phi-4-mini, the 128k Phi-3)
+ * becomes longrope, checked here; other types are a RangeError.
  *
  * @example
  * ```ts
@@ -101,13 +112,18 @@ export function parsePhi3Config(json: unknown): Phi3Config {
   }
   const rope = (rp ?? {}) as Record<string, unknown>;
   const scaling = (src.rope_scaling ?? null) as Record<string, unknown> | null;
-  for (const [key, r] of [["rope_scaling", scaling], ["rope_parameters", rope]] as const) {
-    const kind = r ? (r.rope_type ?? r.type ?? "default") : "default";
-    if (kind !== "default") {
-      throw new RangeError(
-        `Unsupported ${key} type "${kind}" for Phi-3: tsight supports plain rotary only (${key} null or "default", as in microsoft/Phi-3-mini-4k-instruct); the long-context "longrope" ("su") scaling is not implemented`,
-      );
-    }
+  if (scaling !== null && (typeof scaling !== "object" || Array.isArray(scaling))) {
+    throw new TypeError(`Config "rope_scaling" is "${JSON.stringify(scaling)}": give an object`);
+  }
+  // transformers 5 writes the scaling into rope_parameters; older configs into rope_scaling.
+  const given = scaling ?? rope;
+  const kind = String(given.rope_type ?? given.type ?? "default");
+  if (kind !== "default" && !LONGROPE.includes(kind)) {
+    throw new RangeError(
+      `Unsupported ${
+        scaling ? "rope_scaling" : "rope_parameters"
+      } type "${kind}" for Phi-3: tsight supports plain rotary ("default" or null) and "longrope" (also spelled "su")`,
+    );
   }
   src.rope_theta ??= rope.rope_theta ?? 10000;
   src.partial_rotary_factor ??= rope.partial_rotary_factor ?? 1;
@@ -126,6 +142,19 @@ export function parsePhi3Config(json: unknown): Phi3Config {
     );
   }
   const headDim = intValue(src, "head_dim");
+  const maxPositions = intValue(src, "max_position_embeddings");
+  let ropeScaling: RopeScaling | null = null;
+  if (kind !== "default") {
+    const original = given.original_max_position_embeddings ??
+      src.original_max_position_embeddings;
+    ropeScaling = {
+      ...(given as RopeScaling),
+      rope_type: "longrope",
+      original_max_position_embeddings: original as number,
+      factor: (given.factor ?? maxPositions / (original as number)) as number,
+    };
+    longrope(ropeScaling, Math.floor(headDim * partial) / 2); // named errors now, not at build
+  }
   if (headDim * partial < 2) {
     throw new RangeError(
       `Config "partial_rotary_factor" is "${partial}": with head_dim ${headDim} no channel rotates`,
@@ -139,11 +168,12 @@ export function parsePhi3Config(json: unknown): Phi3Config {
     num_attention_heads: heads,
     num_key_value_heads: kv,
     head_dim: headDim,
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
+    max_position_embeddings: maxPositions,
     vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: positiveValue(src, "rms_norm_eps"),
     rope_theta: positiveValue(src, "rope_theta"),
     partial_rotary_factor: partial,
+    rope_scaling: ropeScaling,
     sliding_window: src.sliding_window === null ? null : intValue(src, "sliding_window"),
     hidden_act: activationValue(src, "hidden_act"),
     tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),

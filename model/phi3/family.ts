@@ -12,7 +12,8 @@ const tiedOf = (m: Phi3ForCausalLM) =>
     : null;
 
 /**
- * Phi-3 (model_type "phi3", Phi3ForCausalLM; also Phi-4 and Phi-4-mini without longrope).
+ * Phi-3 (model_type "phi3", Phi3ForCausalLM): Phi-3, Phi-3.5, Phi-4 and Phi-4-mini (longrope
+ * within the original context).
  *
  * @example
  * ```ts

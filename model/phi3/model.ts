@@ -89,7 +89,7 @@ export class Phi3Model extends Module {
   readonly layers: ModuleList<Phi3DecoderLayer>;
   /** Final RMSNorm. */
   readonly norm: RMSNorm;
-  /** Rotary tables: output [cos, sin] (B, T, head_dim * partial_rotary_factor). */
+  /** Rotary tables (longrope: times its attention factor): output [cos, sin] (B, T, R). */
   readonly rotary_emb: RotaryEmbedding;
   readonly #config: Phi3Config;
   readonly #device: Device;
@@ -116,6 +116,7 @@ export class Phi3Model extends Module {
         headDim: c.head_dim,
         base: c.rope_theta,
         partialRotaryFactor: c.partial_rotary_factor,
+        scaling: c.rope_scaling,
         bufferDtype: c.dtype,
         device,
       }),

@@ -1,13 +1,13 @@
-// Phi-3: config parsing (the hub's Phi-3-mini-4k-instruct keys and transformers 5's
-// rope_parameters), named errors (longrope / su refused), the fused projections as plain Linear
-// modules under HF's names, and the sliding window on every layer. The fixture itself runs
+// Phi-3: config parsing (the hub's Phi-3-mini-4k-instruct keys, longrope as Phi-3.5 / Phi-4-mini
+// spell it, transformers 5's rope_parameters), named errors, longrope's context limit, the fused
+// projections as plain Linear modules under HF's names, and the sliding window on every layer. The fixture itself runs
 // through tests/trace/family_fixture_test.ts on every device.
 
 import assert from "node:assert/strict";
 import { tensor } from "../../engine/mod.ts";
 import { familyOf } from "../../model/families.ts";
 import { Linear } from "../../model/layers/linear.ts";
-import { randomModel } from "../../model/load.ts";
+import { loadModel, randomModel } from "../../model/load.ts";
 import { parsePhi3Config } from "../../model/phi3/config.ts";
 import type { Phi3ForCausalLM } from "../../model/phi3/model.ts";
 
@@ -71,15 +71,51 @@ Deno.test("phi3 config: the hub's Phi-3-mini-4k-instruct keys", () => {
   ]);
 });
 
-Deno.test("phi3 config: longrope / su scaling and bad values are named errors", () => {
-  const longrope = { type: "longrope", short_factor: [1], long_factor: [2] };
+Deno.test("phi3 config: longrope (Phi-3.5-mini's keys, also spelled su) in its short regime", () => {
+  const half = Array.from({ length: 48 }, (_, i) => 1 + i / 10);
+  const c = parsePhi3Config({
+    ...PHI3_MINI,
+    max_position_embeddings: 131072,
+    rope_scaling: { type: "longrope", short_factor: half, long_factor: half },
+  });
+  assert.deepEqual(
+    [
+      c.rope_scaling?.rope_type,
+      c.rope_scaling?.factor,
+      c.rope_scaling?.original_max_position_embeddings,
+    ],
+    ["longrope", 32, 4096],
+  );
+  const su = parsePhi3Config({
+    ...SMALL,
+    rope_parameters: { rope_type: "su", short_factor: [1, 2], long_factor: [3, 4], factor: 8 },
+  });
+  assert.deepEqual([su.rope_scaling?.rope_type, su.rope_scaling?.factor], ["longrope", 8]);
+});
+
+Deno.test("phi3 config: unsupported rope types and bad values are named errors", () => {
   const bad: [Record<string, unknown>, RegExp][] = [
     [
-      { rope_scaling: longrope },
-      /Unsupported rope_scaling type "longrope" for Phi-3: .*Phi-3-mini-4k-instruct/,
+      { rope_scaling: { type: "dynamic", factor: 2 } },
+      /Unsupported rope_scaling type "dynamic" for Phi-3: tsight supports plain rotary \("default" or null\) and "longrope"/,
     ],
-    [{ rope_scaling: { type: "su" } }, /rope_scaling type "su"/],
-    [{ rope_parameters: { rope_type: "longrope" } }, /rope_parameters type "longrope"/],
+    [{ rope_parameters: { rope_type: "llama3" } }, /rope_parameters type "llama3"/],
+    [
+      { rope_scaling: { type: "longrope", short_factor: [1], long_factor: [1, 2] } },
+      /"short_factor" is "\[1\]": longrope needs 2 positive numbers/,
+    ],
+    [
+      { rope_scaling: { type: "su", short_factor: [1, 2], long_factor: [1, -2] } },
+      /"long_factor" is "\[1,-2\]"/,
+    ],
+    [{
+      rope_scaling: {
+        type: "longrope",
+        short_factor: [1, 2],
+        long_factor: [1, 2],
+        attention_factor: 0,
+      },
+    }, /"attention_factor" is "0"/],
     [{ partial_rotary_factor: 1.5 }, /"partial_rotary_factor" is "1.5": it must be in \(0, 1\]/],
     [{ sliding_window: 0 }, /"sliding_window" is "0"/],
     [{ num_key_value_heads: 3 }, /not divisible by "num_key_value_heads" \(3\)/],
@@ -89,6 +125,18 @@ Deno.test("phi3 config: longrope / su scaling and bad values are named errors", 
   for (const [extra, re] of bad) {
     assert.throws(() => parsePhi3Config({ ...SMALL, ...extra }), re, JSON.stringify(extra));
   }
+});
+
+Deno.test("phi3: longrope past original_max_position_embeddings is a named error", async () => {
+  const dir = new URL("../fixtures/tiny-phi3/", import.meta.url).pathname;
+  const { model } = await loadModel(dir);
+  const ids = (n: number) =>
+    tensor([Array.from({ length: n }, (_, i) => 3 + i)], undefined, { dtype: "int32" });
+  assert.deepEqual(model.call(ids(32)).shape, [1, 32, 2048]); // the whole original context
+  assert.throws(
+    () => model.call(ids(33)),
+    /33 positions exceed original_max_position_embeddings \(32\): past it transformers' longrope switches/,
+  );
 });
 
 Deno.test("phi3: qkv_proj and gate_up_proj are Linear modules under HF's names; gate | up halves", async () => {
