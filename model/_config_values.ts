@@ -1,6 +1,6 @@
 // Reads and checks single config.json values (integers, ids, flags, positive numbers) with
-// named errors, and a config with its class's defaults; shared by the Llama, Gemma 2,
-// GPT-NeoX and OLMo 2 parsers. Pure functions.
+// named errors, and a config with its class's defaults; shared by the Llama, Gemma 2, Gemma 3,
+// GPT-NeoX, OLMo 2 and Phi-3 parsers. Pure functions.
 
 import { type ActivationName, ACTIVATIONS } from "./layers/activation.ts";
 

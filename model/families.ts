@@ -4,9 +4,11 @@
 import type { Family } from "./family.ts";
 import { GPT2_FAMILY } from "./gpt2/family.ts";
 import { GEMMA2_FAMILY } from "./gemma2/family.ts";
+import { GEMMA3_FAMILY } from "./gemma3/family.ts";
 import { GPT_NEOX_FAMILY } from "./gpt_neox/family.ts";
 import { LLAMA_FAMILY } from "./llama/family.ts";
 import { OLMO2_FAMILY } from "./olmo2/family.ts";
+import { PHI3_FAMILY } from "./phi3/family.ts";
 
 /**
  * Every family tsight builds, in lookup order.
@@ -21,13 +23,16 @@ export const FAMILIES: readonly Family[] = [
   GPT2_FAMILY,
   LLAMA_FAMILY,
   GEMMA2_FAMILY,
+  GEMMA3_FAMILY,
   GPT_NEOX_FAMILY,
   OLMO2_FAMILY,
+  PHI3_FAMILY,
 ];
 
 /**
  * The family of a config.json object: by `model_type`, else by `architectures`. Throws a
- * RangeError naming what was found and every supported model_type.
+ * RangeError naming what was found and every supported model_type, or a family's own message
+ * for a model_type it refuses (Gemma 3's multimodal "gemma3").
  *
  * @example
  * ```ts
@@ -40,6 +45,8 @@ export function familyOf(config: Record<string, unknown>): Family {
   if (typeof type === "string") {
     const f = FAMILIES.find((f) => f.modelTypes.includes(type));
     if (f) return f;
+    const refused = FAMILIES.find((f) => f.refusedModelTypes?.[type])?.refusedModelTypes?.[type];
+    if (refused) throw new RangeError(refused);
   }
   const archs = Array.isArray(config.architectures) ? config.architectures : [];
   if (type === undefined) {

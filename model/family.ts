@@ -17,6 +17,8 @@ export interface Family {
   readonly modelTypes: readonly string[];
   /** config.json `architectures` entries it reads (used when model_type is missing). */
   readonly architectures: readonly string[];
+  /** model_type values it recognises but does not load, each with the error to throw. */
+  readonly refusedModelTypes?: Readonly<Record<string, string>>;
   /** Parses `config` (throwing named errors) and builds the tree; `empty` = placeholder weights on meta. */
   create(config: Record<string, unknown>, opts: { device: Device; empty?: boolean }): CausalLM;
   /** Copies a checkpoint (save_pretrained names) into a model `create` built. */

@@ -1,6 +1,6 @@
 /**
  * tsight's model layer: Module and hooks, the decoder families (GPT-2, Llama, Mistral, Qwen2,
- * Qwen3) under HuggingFace's names on shared building blocks, loading (config, safetensors,
+ * Qwen3, Gemma 2, Gemma 3, GPT-NeoX, OLMo 2, Phi-3) under HuggingFace's names on shared building blocks, loading (config, safetensors,
  * Hub cache, tokenizer), batching with left padding and generation.
  *
  * @example
@@ -26,8 +26,10 @@ export { FAMILIES, familyOf } from "./families.ts";
 export * from "./gpt2/mod.ts";
 export * from "./llama/mod.ts";
 export * from "./gemma2/mod.ts";
+export * from "./gemma3/mod.ts";
 export * from "./gpt_neox/mod.ts";
 export * from "./olmo2/mod.ts";
+export * from "./phi3/mod.ts";
 export * from "./layers/mod.ts";
 export { Generator, Streamer } from "./generator.ts";
 export { cacheFor, KVCache, type KVCacheOptions, type KVCacheShape } from "./kv_cache.ts";

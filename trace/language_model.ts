@@ -29,9 +29,11 @@ import type { Module } from "../model/module.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { GPT2Envoys } from "./envoys/gpt2.ts";
 import type { Gemma2Envoys } from "./envoys/gemma2.ts";
+import type { Gemma3Envoys } from "./envoys/gemma3.ts";
 import type { GPTNeoXEnvoys } from "./envoys/gpt_neox.ts";
 import type { LlamaEnvoys } from "./envoys/llama.ts";
 import type { Olmo2Envoys } from "./envoys/olmo2.ts";
+import type { Phi3Envoys } from "./envoys/phi3.ts";
 import {
   checkGenerateOptions,
   checkModeKind,
@@ -68,10 +70,14 @@ export type GPT2LanguageModel = LanguageModel & GPT2Envoys;
 export type LlamaLanguageModel = LanguageModel & LlamaEnvoys;
 /** A LanguageModel over Gemma 2, its envoys typed (`model.model.layers[i]`). */
 export type Gemma2LanguageModel = LanguageModel & Gemma2Envoys;
+/** A LanguageModel over Gemma 3 text, its envoys typed (`model.model.layers[i]`). */
+export type Gemma3LanguageModel = LanguageModel & Gemma3Envoys;
 /** A LanguageModel over GPT-NeoX / Pythia, its envoys typed (`model.gpt_neox.layers[i]`). */
 export type GPTNeoXLanguageModel = LanguageModel & GPTNeoXEnvoys;
 /** A LanguageModel over OLMo 2, its envoys typed (`model.model.layers[i]`). */
 export type Olmo2LanguageModel = LanguageModel & Olmo2Envoys;
+/** A LanguageModel over Phi-3, its envoys typed (`model.model.layers[i]`). */
+export type Phi3LanguageModel = LanguageModel & Phi3Envoys;
 
 /** Options of {@link LanguageModel.load}. */
 export interface LanguageModelLoadOptions extends Omit<LoadModelOptions, "device"> {

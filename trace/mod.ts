@@ -17,6 +17,7 @@
  */
 export {
   type Gemma2LanguageModel,
+  type Gemma3LanguageModel,
   type GPT2LanguageModel,
   type GPTNeoXLanguageModel,
   LanguageModel,
@@ -24,6 +25,7 @@ export {
   type LlamaLanguageModel,
   type ModelInput,
   type Olmo2LanguageModel,
+  type Phi3LanguageModel,
 } from "./language_model.ts";
 export type { AttentionSource, EnvoyList, GeneratorEnvoy, MLPSource } from "./envoys/common.ts";
 export { PointEnvoy, type SourceEnvoy } from "./source.ts";
@@ -42,6 +44,7 @@ export type {
   LlamaModelEnvoy,
 } from "./envoys/llama.ts";
 export type { Gemma2Envoys, Gemma2LayerEnvoy, Gemma2ModelEnvoy } from "./envoys/gemma2.ts";
+export type { Gemma3Envoys, Gemma3LayerEnvoy, Gemma3ModelEnvoy } from "./envoys/gemma3.ts";
 export type {
   GPTNeoXAttentionEnvoy,
   GPTNeoXEnvoys,
@@ -55,6 +58,13 @@ export type {
   Olmo2LayerEnvoy,
   Olmo2ModelEnvoy,
 } from "./envoys/olmo2.ts";
+export type {
+  Phi3AttentionEnvoy,
+  Phi3Envoys,
+  Phi3LayerEnvoy,
+  Phi3MLPEnvoy,
+  Phi3ModelEnvoy,
+} from "./envoys/phi3.ts";
 export {
   NNsight,
   type NNsightOptions,

@@ -17,5 +17,6 @@ export {
   Gemma2ForCausalLM,
   Gemma2Model,
   type Gemma2ModelOptions,
+  type GemmaLayerConfig,
 } from "./model.ts";
 export { GEMMA2_FAMILY } from "./family.ts";

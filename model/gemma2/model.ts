@@ -18,6 +18,22 @@ import { BaseModelOutput } from "../outputs.ts";
 import { type Gemma2Config, parseGemma2Config } from "./config.ts";
 import { keepLastPositions } from "../logits_to_keep.ts";
 
+/** The config keys a Gemma decoder layer reads (Gemma 2's and Gemma 3's configs both hold them). */
+export type GemmaLayerConfig = Pick<
+  Gemma2Config,
+  | "hidden_size"
+  | "intermediate_size"
+  | "num_attention_heads"
+  | "num_key_value_heads"
+  | "head_dim"
+  | "rms_norm_eps"
+  | "query_pre_attn_scalar"
+  | "attn_logit_softcapping"
+  | "hidden_activation"
+  | "attention_bias"
+  | "layer_types"
+>;
+
 /**
  * One Gemma 2 layer (HF Gemma2DecoderLayer): x + post_attention_layernorm(attn(input_layernorm(x))),
  * then + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(.))). Returns a 1-tuple
@@ -47,8 +63,16 @@ export class Gemma2DecoderLayer extends Module {
   /** (1 + w) RMSNorm of the MLP output, before the residual add. */
   readonly post_feedforward_layernorm: RMSNorm;
 
-  /** Builds layer `layer` with zero weights on `device`. */
-  constructor(config: Gemma2Config, layer: number, device: Device) {
+  /**
+   * Builds layer `layer` with zero weights on `device`; `qkNorm` adds Gemma 3's per-head (1 + w)
+   * q_norm and k_norm.
+   */
+  constructor(
+    config: GemmaLayerConfig,
+    layer: number,
+    device: Device,
+    opts: { qkNorm?: boolean } = {},
+  ) {
     super();
     const c = config;
     this.self_attn = this.addModule(
@@ -61,6 +85,8 @@ export class Gemma2DecoderLayer extends Module {
         layer,
         qkvBias: c.attention_bias,
         outBias: c.attention_bias,
+        qkNormEps: opts.qkNorm ? c.rms_norm_eps : null,
+        qkNormUnitOffset: true,
         scale: c.query_pre_attn_scalar ** -0.5,
         softcap: c.attn_logit_softcapping,
         sliding: c.layer_types[layer] === "sliding_attention",

@@ -1,6 +1,6 @@
 // Causal self-attention shared by the decoder families: the additive mask (causal, padding,
 // optional sliding window), scaled scores with optional logit softcapping, grouped kv heads,
-// and the q/k/v/o-projection module (Llama, Mistral, Qwen2/3, Gemma 2). No data is read back.
+// and the q/k/v/o-projection module (Llama, Mistral, Qwen2/3, Gemma 2 and 3). No data is read back.
 
 import { attention, type Device, type Tensor, tensor } from "../../engine/mod.ts";
 import type { KVCacheLike } from "../causal_lm.ts";
@@ -172,6 +172,8 @@ export interface AttentionContext {
   bias: Tensor | null;
   /** Additive mask of sliding-window layers, or null. */
   slidingBias?: Tensor | null;
+  /** Rotary tables of sliding-window layers (Gemma 3's local base), or absent: theirs too. */
+  slidingPositionEmbeddings?: [Tensor, Tensor] | null;
   /** The cache to read past keys/values from and append to, if any. */
   cache: KVCacheLike | null;
 }
@@ -192,8 +194,10 @@ export interface SelfAttentionOptions {
   qkvBias?: boolean;
   /** Bias on o_proj (attention_bias). Default false. */
   outBias?: boolean;
-  /** RMSNorm eps of per-head q_norm and k_norm (Qwen3), or null for none. */
+  /** RMSNorm eps of per-head q_norm and k_norm (Qwen3, Gemma 3), or null for none. */
   qkNormEps?: number | null;
+  /** q_norm and k_norm scale by (1 + w) (Gemma 3's RMSNorm). Default false. */
+  qkNormUnitOffset?: boolean;
   /** Scores multiplier; default 1 / sqrt(headDim). */
   scale?: number;
   /** Attention-logit softcapping (Gemma 2), or null. */
@@ -228,11 +232,13 @@ export class SelfAttention extends Module {
   readonly v_proj: Linear;
   /** heads * headDim -> hidden. */
   readonly o_proj: Linear;
-  /** Per-head RMSNorm of the queries (Qwen3), or undefined. */
+  /** Per-head RMSNorm of the queries (Qwen3; Gemma 3's scales by 1 + w), or undefined. */
   readonly q_norm?: RMSNorm;
-  /** Per-head RMSNorm of the keys (Qwen3), or undefined. */
+  /** Per-head RMSNorm of the keys (Qwen3; Gemma 3's scales by 1 + w), or undefined. */
   readonly k_norm?: RMSNorm;
-  readonly #o: Required<Omit<SelfAttentionOptions, "device" | "qkNormEps">>;
+  readonly #o: Required<
+    Omit<SelfAttentionOptions, "device" | "qkNormEps" | "qkNormUnitOffset">
+  >;
 
   /** Builds the projections (zero weights) on `opts.device`. */
   constructor(opts: SelfAttentionOptions) {
@@ -248,8 +254,9 @@ export class SelfAttention extends Module {
       new Linear(H * D, C, { bias: opts.outBias ?? false, device }),
     );
     if (opts.qkNormEps != null) {
-      this.q_norm = this.addModule("q_norm", new RMSNorm(D, opts.qkNormEps, { device }));
-      this.k_norm = this.addModule("k_norm", new RMSNorm(D, opts.qkNormEps, { device }));
+      const norm = { unitOffset: opts.qkNormUnitOffset ?? false, device };
+      this.q_norm = this.addModule("q_norm", new RMSNorm(D, opts.qkNormEps, norm));
+      this.k_norm = this.addModule("k_norm", new RMSNorm(D, opts.qkNormEps, norm));
     }
     this.#o = {
       hiddenSize: C,
@@ -286,8 +293,11 @@ export class SelfAttention extends Module {
     };
     let q = split(this.q_proj.call(x), H, this.q_norm);
     let k = split(this.k_proj.call(x), KV, this.k_norm);
-    if (ctx.positionEmbeddings) {
-      const [cos, sin] = ctx.positionEmbeddings;
+    const rope = this.#o.sliding
+      ? (ctx.slidingPositionEmbeddings ?? ctx.positionEmbeddings)
+      : ctx.positionEmbeddings;
+    if (rope) {
+      const [cos, sin] = rope;
       q = applyRotary(q, cos, sin);
       k = applyRotary(k, cos, sin);
     }

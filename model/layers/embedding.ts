@@ -1,4 +1,5 @@
-// torch.nn.Embedding: a lookup table of rows; ids of any shape in, rows out. Computes nothing else.
+// torch.nn.Embedding: a lookup table of rows; ids of any shape in, rows out (Gemma 3's scaled
+// variant multiplies them by a constant). Dropout at inference.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
 import { Module } from "../module.ts";
@@ -29,6 +30,33 @@ export class Embedding extends Module {
   forward(ids: Tensor): Tensor {
     const w = this.weight;
     return w.indexSelect(0, ids.reshape(-1)).reshape(...ids.shape, w.shape[1]);
+  }
+}
+
+/**
+ * An embedding whose rows come out times a constant (HF's Gemma3TextScaledWordEmbedding: the
+ * scale is sqrt(hidden_size) in the table's dtype, float32 here), so `embed_tokens.output` is
+ * already scaled.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { ScaledEmbedding } from "./embedding.ts";
+ * const e = new ScaledEmbedding(10, 4, Math.sqrt(4), "cpu");
+ * e.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 4]
+ * ```
+ */
+export class ScaledEmbedding extends Embedding {
+  /** The factor every row is multiplied by. */
+  readonly scale: number;
+  /** Creates a zero table [n, dim] scaled by `scale` on lookup. */
+  constructor(n: number, dim: number, scale: number, device: Device = "cpu") {
+    super(n, dim, device);
+    this.scale = Math.fround(scale);
+  }
+  /** ids (...) int32 -> scale * rows (..., dim). */
+  override forward(ids: Tensor): Tensor {
+    return super.forward(ids).mul(this.scale);
   }
 }
 

@@ -7,8 +7,9 @@
  * - `LayerNorm(n, eps, { bias = true, device })`; `RMSNorm(n, eps, { unitOffset, device })`,
  *   where `unitOffset` scales by (1 + w) (Gemma).
  * - `RotaryEmbedding({ headDim, base, partialRotaryFactor, scaling, device })`: `scaling` is a
- *   config's `rope_scaling` (`linear`, `llama3`); forward(x, positionIds) -> [cos, sin]
- *   (B, T, rotaryDim); `applyRotary(x, cos, sin)` rotates the first rotaryDim channels.
+ *   config's `rope_scaling` (`linear`, `llama3`, `longrope`); forward(x, positionIds) ->
+ *   [cos, sin] (B, T, rotaryDim); `applyRotary(x, cos, sin)` rotates the first rotaryDim
+ *   channels.
  * - `SelfAttention({ hiddenSize, numHeads, numKvHeads, headDim, layer, qkvBias, outBias,
  *   qkNormEps, scale, softcap, sliding, device })`: q/k/v/o projections (+ q_norm/k_norm),
  *   returns [attn_output, attn_weights]; `attend(q, k, v, { scale, bias, softcap })` is the
@@ -42,7 +43,7 @@ export {
   type SelfAttentionOptions,
   weightsObserved,
 } from "./attention.ts";
-export { Dropout, Embedding } from "./embedding.ts";
+export { Dropout, Embedding, ScaledEmbedding } from "./embedding.ts";
 export { Linear, type LinearOptions } from "./linear.ts";
 export { GatedMLP, type GatedMLPOptions, MLP_POINTS } from "./mlp.ts";
 export { LayerNorm, type LayerNormOptions, RMSNorm, type RMSNormOptions } from "./norm.ts";

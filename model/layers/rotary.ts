@@ -1,13 +1,14 @@
 // Rotary position embeddings: the cos/sin tables of HuggingFace's RotaryEmbedding (default,
-// `linear` and `llama3` rope_scaling, partial rotary), and applying them to queries and keys.
+// `linear`, `llama3` and short-regime `longrope` rope_scaling, partial rotary), and applying them.
 // Tables are computed on the host with transformers' float32 roundings, uploaded once per growth.
 
 import { type Device, keep, type Tensor, tensor } from "../../engine/mod.ts";
 import { Module } from "../module.ts";
+import { longrope, longropeInvFreq, longropeLimitError } from "./longrope.ts";
 
 /** A config's `rope_scaling` (HF key names); `rope_type` or the legacy `type` picks the kind. */
 export interface RopeScaling {
-  /** "default", "linear" or "llama3". */
+  /** "default", "linear", "llama3" or "longrope". */
   rope_type?: string;
   /** Legacy name of rope_type. */
   type?: string;
@@ -17,8 +18,14 @@ export interface RopeScaling {
   low_freq_factor?: number;
   /** llama3: wavelengths shorter than original / high_freq_factor are kept. */
   high_freq_factor?: number;
-  /** llama3: the context length the model was trained with. */
+  /** llama3, longrope: the context length the model was trained with. */
   original_max_position_embeddings?: number;
+  /** longrope: divisors of the inverse frequencies within the original context. */
+  short_factor?: number[];
+  /** longrope: divisors past the original context (checked, not used: see longrope.ts). */
+  long_factor?: number[];
+  /** longrope: multiplies cos and sin (default from factor). */
+  attention_factor?: number;
 }
 
 /** Options of {@link RotaryEmbedding}. */
@@ -41,7 +48,7 @@ export interface RotaryOptions {
   device?: Device;
 }
 
-const SUPPORTED = ["default", "linear", "llama3"];
+const SUPPORTED = ["default", "linear", "llama3", "longrope"];
 
 /**
  * The inverse frequencies (rotaryDim / 2) of a rope config, as HF's ROPE_INIT_FUNCTIONS compute
@@ -55,10 +62,31 @@ const SUPPORTED = ["default", "linear", "llama3"];
  */
 export function ropeInvFreq(opts: RotaryOptions): Float64Array {
   const inv = scaledInvFreq(opts);
+  // transformers 4.57's longrope update puts back its float32 copy (original_inv_freq) on every
+  // forward within the original context, so a longrope table is never rounded.
+  const s = opts.scaling;
+  if (s && (s.rope_type ?? s.type) === "longrope") return inv;
   const dtype = opts.bufferDtype ?? "float32";
   if (dtype === "bfloat16") return inv.map(bf16Round);
   if (dtype === "float16") return inv.map(f16Round);
   return inv;
+}
+
+/**
+ * `x` rounded to a checkpoint's stored dtype ("bfloat16", "float16"; anything else: float32), as
+ * transformers casts a float buffer when it loads a model in that dtype (rotary inv_freq, Gemma
+ * 3's embed_scale).
+ *
+ * @example
+ * ```ts
+ * import { roundToDtype } from "./rotary.ts";
+ * roundToDtype(Math.sqrt(3072), "bfloat16"); // 55.5
+ * ```
+ */
+export function roundToDtype(x: number, dtype: string | null | undefined): number {
+  if (dtype === "bfloat16") return bf16Round(x);
+  if (dtype === "float16") return f16Round(x);
+  return Math.fround(x);
 }
 
 /** Rounds to the nearest bfloat16 (ties to even), as torch's cast does. */
@@ -92,6 +120,7 @@ function scaledInvFreq(opts: RotaryOptions): Float64Array {
     );
   }
   if (kind === "default" || !s) return inv;
+  if (kind === "longrope") return longropeInvFreq(longrope(s, dim / 2).shortFactor, base, dim);
   const factor = s.factor ?? 1;
   if (!(factor > 0)) throw new RangeError(`rope_scaling "factor" is "${factor}": it must be > 0`);
   if (kind === "linear") return inv.map((f) => f / factor);
@@ -127,6 +156,10 @@ export class RotaryEmbedding extends Module {
   readonly rotaryDim: number;
   readonly #invFreq: Float64Array;
   readonly #device: Device;
+  /** cos and sin are multiplied by it (longrope's attention factor; else 1). */
+  readonly #scale: number = 1;
+  /** Positions the tables may cover (longrope's original context; else unbounded). */
+  readonly #limit: number = Infinity;
   #cos: Tensor | null = null;
   #sin: Tensor | null = null;
   #rows = 0;
@@ -137,10 +170,17 @@ export class RotaryEmbedding extends Module {
     this.#invFreq = ropeInvFreq(opts);
     this.rotaryDim = 2 * this.#invFreq.length;
     this.#device = opts.device ?? "cpu";
+    const s = opts.scaling;
+    if (s && (s.rope_type ?? s.type) === "longrope") {
+      const l = longrope(s, this.#invFreq.length);
+      this.#scale = l.attentionFactor;
+      this.#limit = l.limit;
+    }
   }
 
-  /** Makes the tables cover positions [0, n). */
+  /** Makes the tables cover positions [0, n); past a longrope limit, a RangeError. */
   ensure(n: number): void {
+    if (n > this.#limit) throw longropeLimitError(n, this.#limit);
     if (n <= this.#rows) return;
     const rows = Math.max(n, 2 * this.#rows, 64);
     const d = this.rotaryDim, half = d / 2;
@@ -148,8 +188,8 @@ export class RotaryEmbedding extends Module {
     for (let p = 0; p < rows; p++) {
       for (let i = 0; i < half; i++) {
         const a = Math.fround(p * this.#invFreq[i]); // float32 product, as HF's autocast-free matmul
-        cos[p * d + i] = cos[p * d + half + i] = Math.cos(a);
-        sin[p * d + i] = sin[p * d + half + i] = Math.sin(a);
+        cos[p * d + i] = cos[p * d + half + i] = Math.cos(a) * this.#scale;
+        sin[p * d + i] = sin[p * d + half + i] = Math.sin(a) * this.#scale;
       }
     }
     this.#cos?.dispose();

@@ -12,7 +12,15 @@ import { LogitsToKeepError } from "../../model/validate.ts";
 import { assertClose, assertExact } from "../_assert.ts";
 import { deviceTest } from "../_devices.ts";
 
-const FAMILIES = ["tiny-gpt2", "tiny-llama", "tiny-gemma2", "tiny-gpt-neox", "tiny-olmo2"];
+const FAMILIES = [
+  "tiny-gpt2",
+  "tiny-llama",
+  "tiny-gemma2",
+  "tiny-gemma3",
+  "tiny-gpt-neox",
+  "tiny-olmo2",
+  "tiny-phi3",
+];
 const IDS = [[5, 9, 3, 7, 1, 2], [4, 8, 6, 2, 0, 1]];
 
 async function load(name: string, device: Device): Promise<CausalLM> {

@@ -41,8 +41,10 @@ const FAMILIES: [string, boolean][] = [
   ["tiny-gpt2", true],
   ["tiny-llama", false],
   ["tiny-gemma2", true],
+  ["tiny-gemma3", true],
   ["tiny-gpt-neox", true],
   ["tiny-olmo2", false],
+  ["tiny-phi3", false],
 ];
 
 for (const [name, tuple] of FAMILIES) {

@@ -21,9 +21,11 @@ const FIXTURES = [
   "tiny-qwen2",
   "tiny-qwen3",
   "tiny-gemma2",
+  "tiny-gemma3",
   "tiny-gpt-neox",
   "tiny-gpt-neox-serial",
   "tiny-olmo2",
+  "tiny-phi3",
 ];
 
 /** The spacing of float32 numbers at `x`. */

@@ -261,8 +261,10 @@ const FAMILIES = [
   "tiny-qwen2",
   "tiny-qwen3",
   "tiny-gemma2",
+  "tiny-gemma3",
   "tiny-gpt-neox",
   "tiny-olmo2",
+  "tiny-phi3",
 ];
 for (const name of FAMILIES) {
   deviceTest(

@@ -1,0 +1,222 @@
+// Phi-3 with transformers 4.57's module tree: model.embed_tokens, model.layers[i].{self_attn.
+// {qkv_proj, o_proj}, mlp.{gate_up_proj, down_proj, activation_fn}, input_layernorm,
+// post_attention_layernorm, resid_attn_dropout, resid_mlp_dropout}, model.norm,
+// model.rotary_emb, lm_head. Synchronous forward.
+
+import type { Device, Tensor } from "../../engine/mod.ts";
+import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
+import { Generator } from "../generator.ts";
+import type { KVCache } from "../kv_cache.ts";
+import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
+import { attentionBias, type AttentionContext } from "../layers/attention.ts";
+import { Dropout, Embedding } from "../layers/embedding.ts";
+import { Linear } from "../layers/linear.ts";
+import { RMSNorm } from "../layers/norm.ts";
+import { RotaryEmbedding } from "../layers/rotary.ts";
+import { Module, ModuleList } from "../module.ts";
+import { BaseModelOutput } from "../outputs.ts";
+import { keepLastPositions } from "../logits_to_keep.ts";
+import { parsePhi3Config, type Phi3Config } from "./config.ts";
+import { Phi3Attention, Phi3MLP } from "./layers.ts";
+
+/**
+ * One Phi-3 layer (HF Phi3DecoderLayer): Llama's pre-norm residual blocks, each branch through
+ * an (inference-time identity) dropout module. Returns the hidden state (B, T, C) as a Tensor,
+ * as transformers 4.57 does (`model.layers[i].output`).
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "../../engine/mod.ts";
+ * import { parsePhi3Config } from "./config.ts";
+ * import { Phi3DecoderLayer } from "./model.ts";
+ * const c = parsePhi3Config({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16 });
+ * new Phi3DecoderLayer(c, 0, "cpu").call(zeros([1, 3, 8]), { positionEmbeddings: null, bias: null, cache: null }).shape; // [1, 3, 8]
+ * ```
+ */
+export class Phi3DecoderLayer extends Module {
+  /** Fused-qkv attention: output [attn_output, attn_weights]. */
+  readonly self_attn: Phi3Attention;
+  /** Fused gate/up MLP. */
+  readonly mlp: Phi3MLP;
+  /** RMSNorm before attention. */
+  readonly input_layernorm: RMSNorm;
+  /** RMSNorm before the MLP. */
+  readonly post_attention_layernorm: RMSNorm;
+  /** Dropout of the attention branch (identity at inference). */
+  readonly resid_attn_dropout: Dropout;
+  /** Dropout of the MLP branch (identity at inference). */
+  readonly resid_mlp_dropout: Dropout;
+
+  /** Builds layer `layer` with zero weights on `device`. */
+  constructor(config: Phi3Config, layer: number, device: Device) {
+    super();
+    const c = config;
+    this.self_attn = this.addModule("self_attn", new Phi3Attention(c, layer, device));
+    this.mlp = this.addModule("mlp", new Phi3MLP(c, device));
+    const norm = () => new RMSNorm(c.hidden_size, c.rms_norm_eps, { device });
+    this.input_layernorm = this.addModule("input_layernorm", norm());
+    this.post_attention_layernorm = this.addModule("post_attention_layernorm", norm());
+    this.resid_attn_dropout = this.addModule("resid_attn_dropout", new Dropout());
+    this.resid_mlp_dropout = this.addModule("resid_mlp_dropout", new Dropout());
+  }
+
+  /** x (B, T, C) -> (B, T, C). */
+  forward(x: Tensor, ctx: AttentionContext): Tensor {
+    const [a] = this.self_attn.call(this.input_layernorm.call(x), ctx); // (B, T, C)
+    const h = x.add(this.resid_attn_dropout.call(a));
+    const m = this.mlp.call(this.post_attention_layernorm.call(h)); // (B, T, C)
+    return h.add(this.resid_mlp_dropout.call(m));
+  }
+}
+
+/**
+ * The decoder stack (HF Phi3Model): embed_tokens, layers, norm, rotary_emb. Returns a
+ * BaseModelOutput: `output[0]` is the final norm's output (B, T, C).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { parsePhi3Config } from "./config.ts";
+ * import { Phi3Model } from "./model.ts";
+ * const c = parsePhi3Config({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * new Phi3Model(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
+ * ```
+ */
+export class Phi3Model extends Module {
+  /** Token embeddings (V, C). */
+  readonly embed_tokens: Embedding;
+  /** The decoder layers. */
+  readonly layers: ModuleList<Phi3DecoderLayer>;
+  /** Final RMSNorm. */
+  readonly norm: RMSNorm;
+  /** Rotary tables (longrope: times its attention factor): output [cos, sin] (B, T, R). */
+  readonly rotary_emb: RotaryEmbedding;
+  readonly #config: Phi3Config;
+  readonly #device: Device;
+
+  /** Builds the stack computing on `device`, weights on `weightDevice` (default `device`). */
+  constructor(config: Phi3Config, device: Device, weightDevice: Device = device) {
+    super();
+    const c = config, w = weightDevice;
+    this.#config = c;
+    this.#device = device;
+    this.embed_tokens = this.addModule(
+      "embed_tokens",
+      new Embedding(c.vocab_size, c.hidden_size, w),
+    );
+    const layers = Array.from(
+      { length: c.num_hidden_layers },
+      (_, i) => new Phi3DecoderLayer(c, i, w),
+    );
+    this.layers = this.addModule("layers", new ModuleList(layers));
+    this.norm = this.addModule("norm", new RMSNorm(c.hidden_size, c.rms_norm_eps, { device: w }));
+    this.rotary_emb = this.addModule(
+      "rotary_emb",
+      new RotaryEmbedding({
+        headDim: c.head_dim,
+        base: c.rope_theta,
+        partialRotaryFactor: c.partial_rotary_factor,
+        scaling: c.rope_scaling,
+        bufferDtype: c.dtype,
+        device,
+      }),
+    );
+  }
+
+  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
+    const { B, T, past, cache, positionIds } = forwardInputs(
+      "phi3 model",
+      inputIds,
+      opts,
+      this.#device,
+    );
+    let x = this.embed_tokens.call(inputIds); // (B, T, C)
+    this.rotary_emb.ensure(past + T);
+    // transformers masks every layer with the sliding window when the config has one.
+    const window = this.#config.sliding_window;
+    const ctx: AttentionContext = {
+      positionEmbeddings: this.rotary_emb.call(x, positionIds),
+      bias: attentionBias(B, T, past, opts.attentionMask, this.#device, window),
+      cache,
+    };
+    for (const layer of this.layers) x = layer.call(x, ctx);
+    cache?.advance(T);
+    return new BaseModelOutput(this.norm.call(x), cache);
+  }
+}
+
+/** Options of the Phi3ForCausalLM constructor. */
+export interface Phi3ModelOptions {
+  /** Device the model computes on; default cpu. */
+  device?: Device;
+  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
+  empty?: boolean;
+}
+
+/** Where Phi-3's parts sit in the module tree. */
+export const PHI3_PATHS: DecoderPaths = Object.freeze({
+  layers: "model.layers",
+  attention: "self_attn",
+  mlp: "mlp",
+  finalNorm: "model.norm",
+  lmHead: "lm_head",
+  embed: "model.embed_tokens",
+  layerReturnsTuple: false,
+});
+
+/**
+ * Phi-3 with its LM head (HF Phi3ForCausalLM): ids (B, T) -> logits (B, T, V). The head is
+ * untied unless tie_word_embeddings is true.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../engine/mod.ts";
+ * import { Phi3ForCausalLM } from "./model.ts";
+ * const m = new Phi3ForCausalLM({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
+ * ```
+ */
+export class Phi3ForCausalLM extends Module implements CausalLM {
+  /** The parsed config (HF key names). */
+  readonly config: Phi3Config;
+  /** The device the model computes on. */
+  readonly device: Device;
+  /** The decoder stack. */
+  readonly model: Phi3Model;
+  /** hidden -> vocab (no bias). */
+  readonly lm_head: Linear;
+  /** Identity generate() calls; `streamer` sees each step. */
+  readonly generator: Generator;
+  /** Family-agnostic sizes. */
+  readonly shape: DecoderShape;
+  /** Paths of layers, norm, head and embedding. */
+  readonly paths: DecoderPaths = PHI3_PATHS;
+
+  /** Builds the tree with zero (or placeholder) weights from a config object. */
+  constructor(config: Partial<Phi3Config> | Phi3Config = {}, opts: Phi3ModelOptions = {}) {
+    super();
+    const c = this.config = parsePhi3Config(config);
+    this.device = opts.device ?? "cpu";
+    const w: Device = opts.empty ? "meta" : this.device;
+    this.model = this.addModule("model", new Phi3Model(c, this.device, w));
+    this.lm_head = this.addModule(
+      "lm_head",
+      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
+    );
+    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
+    this.generator = this.addModule("generator", new Generator());
+    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
+  }
+
+  /** A KV cache for `batch` rows on this model's device. */
+  newCache(opts: { batch: number; capacity?: number }): KVCache {
+    return newKVCache(this.shape, this.device, opts);
+  }
+
+  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
+  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
+    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
+    return this.lm_head.call(h); // (B, n, V)
+  }
+}
