@@ -45,8 +45,11 @@ export function familyOf(config: Record<string, unknown>): Family {
   if (typeof type === "string") {
     const f = FAMILIES.find((f) => f.modelTypes.includes(type));
     if (f) return f;
-    const refused = FAMILIES.find((f) => f.refusedModelTypes?.[type])?.refusedModelTypes?.[type];
-    if (refused) throw new RangeError(refused);
+    // Own keys only: a hostile model_type such as "constructor" must not find Object's members.
+    const refusing = FAMILIES.find((f) =>
+      f.refusedModelTypes && Object.hasOwn(f.refusedModelTypes, type)
+    );
+    if (refusing) throw new RangeError(refusing.refusedModelTypes![type]);
   }
   const archs = Array.isArray(config.architectures) ? config.architectures : [];
   if (type === undefined) {

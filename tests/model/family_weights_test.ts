@@ -82,6 +82,11 @@ Deno.test("an unknown model_type names every supported one", async () => {
       loadModel(dir),
       /Unsupported model_type "mamba": tsight loads model_type "gpt2", "llama", "mistral", "qwen2", "qwen3"/,
     );
+    // Names of Object's members are unknown types too, not lookups into a family's tables.
+    const { familyOf } = await import("../../model/families.ts");
+    for (const t of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      assert.throws(() => familyOf({ model_type: t }), new RegExp(`Unsupported model_type "${t}"`));
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
