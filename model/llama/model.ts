@@ -13,7 +13,7 @@ import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
-import { Linear } from "../layers/linear.ts";
+import type { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";

@@ -4,18 +4,21 @@
 // model.rotary_emb, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import {
+  type CausalLMOptions,
+  DecoderForCausalLM,
+  linearHead,
+  modelLayersPaths,
+} from "../_causal_lm.ts";
+import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
 import { attentionBias, type AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
-import { Linear } from "../layers/linear.ts";
+import type { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 import { parsePhi3Config, type Phi3Config } from "./config.ts";
 import { Phi3Attention, Phi3MLP } from "./layers.ts";
 
@@ -147,23 +150,10 @@ export class Phi3Model extends Module {
 }
 
 /** Options of the Phi3ForCausalLM constructor. */
-export interface Phi3ModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type Phi3ModelOptions = CausalLMOptions;
 
 /** Where Phi-3's parts sit in the module tree. */
-export const PHI3_PATHS: DecoderPaths = Object.freeze({
-  layers: "model.layers",
-  attention: "self_attn",
-  mlp: "mlp",
-  finalNorm: "model.norm",
-  lmHead: "lm_head",
-  embed: "model.embed_tokens",
-  layerReturnsTuple: false,
-});
+export const PHI3_PATHS: DecoderPaths = modelLayersPaths(false);
 
 /**
  * Phi-3 with its LM head (HF Phi3ForCausalLM): ids (B, T) -> logits (B, T, V). The head is
@@ -177,46 +167,24 @@ export const PHI3_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Phi3ForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: Phi3Config;
-  /** The device the model computes on. */
-  readonly device: Device;
+export class Phi3ForCausalLM extends DecoderForCausalLM<Phi3Config, Phi3Model, Linear> {
   /** The decoder stack. */
-  readonly model: Phi3Model;
+  readonly model: Phi3Model = this.stack;
   /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = PHI3_PATHS;
+  readonly lm_head: Linear = this.head;
 
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Phi3Config> | Phi3Config = {}, opts: Phi3ModelOptions = {}) {
-    super();
-    const c = this.config = parsePhi3Config(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.model = this.addModule("model", new Phi3Model(c, this.device, w));
-    this.lm_head = this.addModule(
-      "lm_head",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return newKVCache(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    return this.lm_head.call(h); // (B, n, V)
+    const c = parsePhi3Config(config);
+    super({
+      config: c,
+      stackName: "model",
+      stack: (c, device, w) => new Phi3Model(c, device, w),
+      headName: "lm_head",
+      head: (c, m, w) =>
+        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
+      shape: decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim }),
+      paths: PHI3_PATHS,
+    }, opts);
   }
 }
