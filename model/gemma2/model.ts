@@ -11,14 +11,15 @@ import {
   modelLayersPaths,
 } from "../_causal_lm.ts";
 import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
+import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import type { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { type Gemma2Config, parseGemma2Config } from "./config.ts";
 
 /** The config keys a Gemma decoder layer reads (Gemma 2's and Gemma 3's configs both hold them). */
@@ -179,27 +180,16 @@ export class Gemma2Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "gemma2 model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("gemma2 model", inputIds, opts, this.#device);
     const embeds = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const positionEmbeddings = this.rotary_emb.call(embeds, positionIds);
+    const ctx = rotaryContext(embeds, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      slidingWindow: this.#config.sliding_window,
+    });
     // HF multiplies by sqrt(hidden) in the activations' dtype: float32 here.
     let x = embeds.mul(Math.sqrt(this.#config.hidden_size)); // (B, T, C)
-    const mask = opts.attentionMask, window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings,
-      bias: attentionBias(B, T, past, mask, this.#device),
-      slidingBias: attentionBias(B, T, past, mask, this.#device, window),
-      cache,
-    };
     for (const layer of this.layers) [x] = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 

@@ -12,13 +12,13 @@ import {
   modelLayersPaths,
 } from "../_causal_lm.ts";
 import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext } from "../layers/attention.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { ScaledEmbedding } from "../layers/embedding.ts";
 import type { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding, roundToDtype } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { Gemma2DecoderLayer } from "../gemma2/model.ts";
 import { type Gemma3Config, parseGemma3Config } from "./config.ts";
 
@@ -107,26 +107,15 @@ export class Gemma3TextModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "gemma3_text model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("gemma3_text model", inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C), already scaled
-    this.rotary_emb.ensure(past + T);
-    this.rotary_emb_local.ensure(past + T);
-    const mask = opts.attentionMask, window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      slidingPositionEmbeddings: this.rotary_emb_local.call(x, positionIds),
-      bias: attentionBias(B, T, past, mask, this.#device),
-      slidingBias: attentionBias(B, T, past, mask, this.#device, window),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      slidingRotary: this.rotary_emb_local,
+      slidingWindow: this.#config.sliding_window,
+    });
     for (const layer of this.layers) [x] = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 

@@ -7,11 +7,11 @@ import { type Device, slice, type Tensor } from "../../engine/mod.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import { type CausalLMOptions, DecoderForCausalLM, linearHead } from "../_causal_lm.ts";
 import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { Activation } from "../layers/activation.ts";
 import {
   attendCausal,
   ATTENTION_POINTS,
-  attentionBias,
   type AttentionContext,
   weightsObserved,
 } from "../layers/attention.ts";
@@ -21,7 +21,7 @@ import { MLP_POINTS } from "../layers/mlp.ts";
 import { LayerNorm } from "../layers/norm.ts";
 import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { type GPTNeoXConfig, parseGPTNeoXConfig } from "./config.ts";
 
 const ALL = slice();
@@ -239,22 +239,13 @@ export class GPTNeoXModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "gpt_neox model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("gpt_neox model", inputIds, opts, this.#device);
     let x = this.emb_dropout.call(this.embed_in.call(inputIds)); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+    });
     for (const layer of this.layers) [x] = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.final_layer_norm.call(x), cache);
+    return stackOutput(x, this.final_layer_norm, inputs.cache, inputs.T);
   }
 }
 

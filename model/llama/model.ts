@@ -10,15 +10,16 @@ import {
   modelLayersPaths,
 } from "../_causal_lm.ts";
 import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
-import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
 import type { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { type LlamaConfig, parseLlamaConfig } from "./config.ts";
 
 /**
@@ -144,26 +145,14 @@ export class LlamaModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      `${this.#config.model_type} model`,
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs(`${this.#config.model_type} model`, inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
-      slidingBias: window === null
-        ? null
-        : attentionBias(B, T, past, opts.attentionMask, this.#device, window),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      slidingWindow: this.#config.sliding_window,
+    });
     for (const layer of this.layers) x = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 

@@ -13,7 +13,6 @@ import {
 import {
   attendCausal,
   ATTENTION_POINTS,
-  attentionBias,
   type AttentionContext,
   weightsObserved,
 } from "../layers/attention.ts";
@@ -23,8 +22,9 @@ import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
 
 /**
@@ -208,22 +208,13 @@ export class Olmo2Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "olmo2 model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("olmo2 model", inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+    });
     for (const layer of this.layers) x = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 

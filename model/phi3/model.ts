@@ -12,13 +12,14 @@ import {
   modelLayersPaths,
 } from "../_causal_lm.ts";
 import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext } from "../layers/attention.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
+import type { AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
 import type { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { parsePhi3Config, type Phi3Config } from "./config.ts";
 import { Phi3Attention, Phi3MLP } from "./layers.ts";
 
@@ -128,24 +129,15 @@ export class Phi3Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "phi3 model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("phi3 model", inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
     // transformers masks every layer with the sliding window when the config has one.
-    const window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device, window),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      window: this.#config.sliding_window,
+    });
     for (const layer of this.layers) x = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
