@@ -28,6 +28,7 @@ export {
   type DecoderStack,
   type LogitHead,
 } from "./_causal_lm.ts";
+export type { DecoderConfigFields } from "./_config_common.ts";
 export type { Family } from "./family.ts";
 export { FAMILIES, familyOf } from "./families.ts";
 export * from "./gpt2/mod.ts";

@@ -1,14 +1,12 @@
 // config.json of Gemma 2 (model_type "gemma2"): HF key names read, Gemma2Config's defaults
 // filled in, values checked. Pure data; builds nothing.
 
+import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import {
   activationValue,
   boolValue,
-  dtypeValue,
-  idListValue,
   intValue,
-  optIdValue,
   optPositiveValue,
   positiveValue,
   withDefaults,
@@ -28,25 +26,13 @@ export type Gemma2LayerType = "full_attention" | "sliding_attention";
  * c.layer_types; // ["sliding_attention", "full_attention", "sliding_attention"]
  * ```
  */
-export interface Gemma2Config {
+export interface Gemma2Config extends DecoderConfigFields {
   /** Always "gemma2". */
   model_type: "gemma2";
-  /** Width of the residual stream. */
-  hidden_size: number;
-  /** Width of the gated MLP. */
-  intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Query heads. */
-  num_attention_heads: number;
   /** Key/value heads (grouped-query attention). */
   num_key_value_heads: number;
   /** Channels per head (independent of hidden_size / heads). */
   head_dim: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every RMSNorm. */
   rms_norm_eps: number;
   /** Rotary base. */
@@ -63,18 +49,8 @@ export interface Gemma2Config {
   hidden_activation: ActivationName;
   /** Biases on q/k/v/o. */
   attention_bias: boolean;
-  /** lm_head.weight is embed_tokens.weight. */
-  tie_word_embeddings: boolean;
   /** Per layer (default: even layers sliding, odd layers full). */
   layer_types: Gemma2LayerType[];
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids. */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype, or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 /** Gemma2Config's defaults (gemma-2-9b's shape). */
@@ -137,14 +113,9 @@ export function parseGemma2Config(json: unknown): Gemma2Config {
   }
   return {
     model_type: "gemma2",
-    hidden_size: intValue(src, "hidden_size"),
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
+    ...sizeFields(src),
     num_key_value_heads: kv,
     head_dim: intValue(src, "head_dim"),
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
-    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: positiveValue(src, "rms_norm_eps"),
     rope_theta: positiveValue(src, "rope_theta"),
     query_pre_attn_scalar: positiveValue(src, "query_pre_attn_scalar"),
@@ -153,11 +124,7 @@ export function parseGemma2Config(json: unknown): Gemma2Config {
     final_logit_softcapping: optPositiveValue(src, "final_logit_softcapping"),
     hidden_activation: activationValue(src, "hidden_activation"),
     attention_bias: boolValue(src, "attention_bias", false),
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", true),
     layer_types: types as Gemma2LayerType[],
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: idListValue(src, "eos_token_id"),
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: dtypeValue(src),
+    ...tokenFields(src, true),
   };
 }
