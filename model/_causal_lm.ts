@@ -11,6 +11,8 @@ import { Linear } from "./layers/linear.ts";
 import { keepLastPositions } from "./logits_to_keep.ts";
 import { Module } from "./module.ts";
 import type { BaseModelOutput } from "./outputs.ts";
+import type { DecoderConfigFields } from "./_config_common.ts";
+import { decoderShape } from "./_decoder_shape.ts";
 
 /** A decoder stack: ids (B, T) -> BaseModelOutput (last hidden state (B, T, C)). */
 export interface DecoderStack extends Module {
@@ -96,6 +98,41 @@ export function linearHead(
   const head = new Linear(hiddenSize, vocabSize, { bias: false, device });
   if (tied) head.addParameter("weight", embedding.weight);
   return head;
+}
+
+/**
+ * The parts of a family under HF's common tree: the stack as `model`, a bias-free `lm_head`
+ * tied to `model.embed_tokens` when the config says so, and the shape from the common keys
+ * (`heads` as {@link decoderShape} takes them).
+ *
+ * @example
+ * ```ts
+ * import { parseOlmo2Config } from "./olmo2/config.ts";
+ * import { Olmo2Model, OLMO2_PATHS } from "./olmo2/model.ts";
+ * import { modelTreeParts } from "./_causal_lm.ts";
+ * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
+ * modelTreeParts(c, (c, d, w) => new Olmo2Model(c, d, w), OLMO2_PATHS).shape.headDim; // 4
+ * ```
+ */
+export function modelTreeParts<
+  C extends DecoderConfigFields,
+  S extends DecoderStack & { readonly embed_tokens: Embedding },
+>(
+  config: C,
+  stack: (config: C, device: Device, weightDevice: Device) => S,
+  paths: DecoderPaths,
+  heads: { numKvHeads?: number; headDim?: number } = {},
+): DecoderParts<C, S, Linear> {
+  return {
+    config,
+    stackName: "model",
+    stack,
+    headName: "lm_head",
+    head: (c, m, w) =>
+      linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
+    shape: decoderShape(config, heads),
+    paths,
+  };
 }
 
 /**

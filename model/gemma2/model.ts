@@ -7,10 +7,10 @@ import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import {
   type CausalLMOptions,
   DecoderForCausalLM,
-  linearHead,
   modelLayersPaths,
+  modelTreeParts,
 } from "../_causal_lm.ts";
-import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
@@ -222,14 +222,10 @@ export class Gemma2ForCausalLM extends DecoderForCausalLM<Gemma2Config, Gemma2Mo
   constructor(config: Partial<Gemma2Config> | Gemma2Config = {}, opts: Gemma2ModelOptions = {}) {
     const c = parseGemma2Config(config);
     super({
-      config: c,
-      stackName: "model",
-      stack: (c, device, w) => new Gemma2Model(c, device, w),
-      headName: "lm_head",
-      head: (c, m, w) =>
-        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
-      shape: decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim }),
-      paths: GEMMA2_PATHS,
+      ...modelTreeParts(c, (c, device, w) => new Gemma2Model(c, device, w), GEMMA2_PATHS, {
+        numKvHeads: c.num_key_value_heads,
+        headDim: c.head_dim,
+      }),
       finalSoftcap: (c) => c.final_logit_softcapping,
     }, opts);
   }

@@ -8,10 +8,10 @@ import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import {
   type CausalLMOptions,
   DecoderForCausalLM,
-  linearHead,
   modelLayersPaths,
+  modelTreeParts,
 } from "../_causal_lm.ts";
-import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { ScaledEmbedding } from "../layers/embedding.ts";
 import type { Linear } from "../layers/linear.ts";
@@ -149,14 +149,10 @@ export class Gemma3ForCausalLM extends DecoderForCausalLM<Gemma3Config, Gemma3Te
   constructor(config: Partial<Gemma3Config> | Gemma3Config = {}, opts: Gemma3ModelOptions = {}) {
     const c = parseGemma3Config(config);
     super({
-      config: c,
-      stackName: "model",
-      stack: (c, device, w) => new Gemma3TextModel(c, device, w),
-      headName: "lm_head",
-      head: (c, m, w) =>
-        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
-      shape: decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim }),
-      paths: GEMMA3_PATHS,
+      ...modelTreeParts(c, (c, device, w) => new Gemma3TextModel(c, device, w), GEMMA3_PATHS, {
+        numKvHeads: c.num_key_value_heads,
+        headDim: c.head_dim,
+      }),
       finalSoftcap: (c) => c.final_logit_softcapping,
     }, opts);
   }

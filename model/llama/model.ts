@@ -6,10 +6,10 @@ import type { Device, Tensor } from "../../engine/mod.ts";
 import {
   type CausalLMOptions,
   DecoderForCausalLM,
-  linearHead,
   modelLayersPaths,
+  modelTreeParts,
 } from "../_causal_lm.ts";
-import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
@@ -184,15 +184,12 @@ export class LlamaForCausalLM extends DecoderForCausalLM<LlamaConfig, LlamaModel
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<LlamaConfig> | LlamaConfig = {}, opts: LlamaModelOptions = {}) {
     const c = parseLlamaConfig(config);
-    super({
-      config: c,
-      stackName: "model",
-      stack: (c, device, w) => new LlamaModel(c, device, w),
-      headName: "lm_head",
-      head: (c, m, w) =>
-        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
-      shape: decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim }),
-      paths: LLAMA_PATHS,
-    }, opts);
+    super(
+      modelTreeParts(c, (c, device, w) => new LlamaModel(c, device, w), LLAMA_PATHS, {
+        numKvHeads: c.num_key_value_heads,
+        headDim: c.head_dim,
+      }),
+      opts,
+    );
   }
 }

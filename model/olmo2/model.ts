@@ -7,8 +7,8 @@ import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import {
   type CausalLMOptions,
   DecoderForCausalLM,
-  linearHead,
   modelLayersPaths,
+  modelTreeParts,
 } from "../_causal_lm.ts";
 import {
   attendCausal,
@@ -23,7 +23,7 @@ import { RMSNorm } from "../layers/norm.ts";
 import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
 import type { BaseModelOutput } from "../outputs.ts";
-import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
 
@@ -245,15 +245,11 @@ export class Olmo2ForCausalLM extends DecoderForCausalLM<Olmo2Config, Olmo2Model
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Olmo2Config> | Olmo2Config = {}, opts: Olmo2ModelOptions = {}) {
     const c = parseOlmo2Config(config);
-    super({
-      config: c,
-      stackName: "model",
-      stack: (c, device, w) => new Olmo2Model(c, device, w),
-      headName: "lm_head",
-      head: (c, m, w) =>
-        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
-      shape: decoderShape(c, { numKvHeads: c.num_key_value_heads }),
-      paths: OLMO2_PATHS,
-    }, opts);
+    super(
+      modelTreeParts(c, (c, device, w) => new Olmo2Model(c, device, w), OLMO2_PATHS, {
+        numKvHeads: c.num_key_value_heads,
+      }),
+      opts,
+    );
   }
 }

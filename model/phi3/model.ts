@@ -8,10 +8,10 @@ import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import {
   type CausalLMOptions,
   DecoderForCausalLM,
-  linearHead,
   modelLayersPaths,
+  modelTreeParts,
 } from "../_causal_lm.ts";
-import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import type { AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
@@ -168,15 +168,12 @@ export class Phi3ForCausalLM extends DecoderForCausalLM<Phi3Config, Phi3Model, L
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Phi3Config> | Phi3Config = {}, opts: Phi3ModelOptions = {}) {
     const c = parsePhi3Config(config);
-    super({
-      config: c,
-      stackName: "model",
-      stack: (c, device, w) => new Phi3Model(c, device, w),
-      headName: "lm_head",
-      head: (c, m, w) =>
-        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
-      shape: decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim }),
-      paths: PHI3_PATHS,
-    }, opts);
+    super(
+      modelTreeParts(c, (c, device, w) => new Phi3Model(c, device, w), PHI3_PATHS, {
+        numKvHeads: c.num_key_value_heads,
+        headDim: c.head_dim,
+      }),
+      opts,
+    );
   }
 }
