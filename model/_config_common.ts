@@ -102,3 +102,23 @@ export function tokenFields(src: Record<string, unknown>, tieDefault: boolean): 
     dtype: dtypeValue(src),
   };
 }
+
+/**
+ * `src.num_key_value_heads` as an integer >= 1 dividing `heads` (grouped-query attention), or a
+ * RangeError that quotes both.
+ *
+ * @example
+ * ```ts
+ * import { kvHeadsValue } from "./_config_common.ts";
+ * kvHeadsValue({ num_key_value_heads: 2 }, 8); // 2
+ * ```
+ */
+export function kvHeadsValue(src: Record<string, unknown>, heads: number): number {
+  const kv = intValue(src, "num_key_value_heads");
+  if (heads % kv !== 0) {
+    throw new RangeError(
+      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
+    );
+  }
+  return kv;
+}

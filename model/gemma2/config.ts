@@ -1,7 +1,12 @@
 // config.json of Gemma 2 (model_type "gemma2"): HF key names read, Gemma2Config's defaults
 // filled in, values checked. Pure data; builds nothing.
 
-import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import {
   activationValue,
@@ -76,6 +81,44 @@ const DEFAULTS: Record<string, unknown> = {
 
 const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
 
+const isLayerType = (t: unknown): t is Gemma2LayerType =>
+  typeof t === "string" && LAYER_TYPES.includes(t);
+
+/**
+ * `src.layer_types` (default: every `pattern`-th layer full, the others sliding), one known
+ * entry per layer, or a RangeError that quotes the value. Gemma 3 reads its layers the same way.
+ *
+ * @example
+ * ```ts
+ * import { gemmaLayerTypes } from "./config.ts";
+ * gemmaLayerTypes({}, 3, 2); // ["sliding_attention", "full_attention", "sliding_attention"]
+ * ```
+ */
+export function gemmaLayerTypes(
+  src: Record<string, unknown>,
+  layers: number,
+  pattern: number,
+): Gemma2LayerType[] {
+  const types = src.layer_types ??
+    Array.from(
+      { length: layers },
+      (_, i) => (i + 1) % pattern ? "sliding_attention" : "full_attention",
+    );
+  if (!Array.isArray(types) || types.length !== layers) {
+    throw new RangeError(
+      `Config "layer_types" is "${JSON.stringify(types)}": give one entry per layer (${layers})`,
+    );
+  }
+  for (const t of types) {
+    if (!isLayerType(t)) {
+      throw new RangeError(
+        `Config "layer_types" has "${t}": use "full_attention" or "sliding_attention"`,
+      );
+    }
+  }
+  return types;
+}
+
 /**
  * Validates a Gemma 2 config.json object and fills in Gemma2Config's defaults. Throws
  * TypeError/RangeError naming the key, the value and what is allowed.
@@ -89,28 +132,10 @@ const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
 export function parseGemma2Config(json: unknown): Gemma2Config {
   const src = withDefaults(json, "gemma2", "Gemma 2", DEFAULTS);
   const heads = intValue(src, "num_attention_heads");
-  const kv = intValue(src, "num_key_value_heads");
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
+  const kv = kvHeadsValue(src, heads);
   const layers = intValue(src, "num_hidden_layers");
   src.hidden_activation ??= src.hidden_act ?? "gelu_pytorch_tanh";
-  const types = src.layer_types ??
-    Array.from({ length: layers }, (_, i) => (i + 1) % 2 ? "sliding_attention" : "full_attention");
-  if (!Array.isArray(types) || types.length !== layers) {
-    throw new RangeError(
-      `Config "layer_types" is "${JSON.stringify(types)}": give one entry per layer (${layers})`,
-    );
-  }
-  for (const t of types) {
-    if (!LAYER_TYPES.includes(t)) {
-      throw new RangeError(
-        `Config "layer_types" has "${t}": use "full_attention" or "sliding_attention"`,
-      );
-    }
-  }
+  const types = gemmaLayerTypes(src, layers, 2);
   return {
     model_type: "gemma2",
     ...sizeFields(src),
@@ -124,7 +149,7 @@ export function parseGemma2Config(json: unknown): Gemma2Config {
     final_logit_softcapping: optPositiveValue(src, "final_logit_softcapping"),
     hidden_activation: activationValue(src, "hidden_activation"),
     attention_bias: boolValue(src, "attention_bias", false),
-    layer_types: types as Gemma2LayerType[],
+    layer_types: types,
     ...tokenFields(src, true),
   };
 }

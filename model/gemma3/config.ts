@@ -2,9 +2,15 @@
 // rope_theta / rope_local_base_freq / rope_scaling, or transformers 5's per-layer-type
 // rope_parameters), Gemma3TextConfig's defaults filled in, values checked. Pure data.
 
-import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
+import { gemmaLayerTypes } from "../gemma2/config.ts";
 import {
   activationValue,
   boolValue,
@@ -79,7 +85,6 @@ const DEFAULTS: Record<string, unknown> = {
   bos_token_id: 2,
 };
 
-const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
 const GLOBAL_ROPE: readonly string[] = ["default", "linear"];
 
 type Rope = Record<string, unknown>;
@@ -122,12 +127,7 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
   }
   const src = withDefaults(json, "gemma3_text", "Gemma 3", DEFAULTS);
   const heads = intValue(src, "num_attention_heads");
-  const kv = intValue(src, "num_key_value_heads");
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
+  const kv = kvHeadsValue(src, heads);
   if (src.use_bidirectional_attention === true) {
     throw new RangeError(
       `Config "use_bidirectional_attention" is "true": tsight runs Gemma 3 causally only; use a causal checkpoint`,
@@ -137,23 +137,7 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
   src.hidden_activation ??= src.hidden_act ?? "gelu_pytorch_tanh";
   src.sliding_window_pattern ??= src._sliding_window_pattern ?? 6;
   const pattern = intValue(src, "sliding_window_pattern");
-  const types = src.layer_types ??
-    Array.from(
-      { length: layers },
-      (_, i) => (i + 1) % pattern ? "sliding_attention" : "full_attention",
-    );
-  if (!Array.isArray(types) || types.length !== layers) {
-    throw new RangeError(
-      `Config "layer_types" is "${JSON.stringify(types)}": give one entry per layer (${layers})`,
-    );
-  }
-  for (const t of types) {
-    if (!LAYER_TYPES.includes(t)) {
-      throw new RangeError(
-        `Config "layer_types" has "${t}": use "full_attention" or "sliding_attention"`,
-      );
-    }
-  }
+  const types = gemmaLayerTypes(src, layers, pattern);
   const { global, local } = ropeOf(src);
   if (!GLOBAL_ROPE.includes(ropeKind(global))) {
     throw new RangeError(
@@ -192,7 +176,7 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
     final_logit_softcapping: optPositiveValue(src, "final_logit_softcapping"),
     hidden_activation: activationValue(src, "hidden_activation"),
     attention_bias: boolValue(src, "attention_bias", false),
-    layer_types: types as Gemma3LayerType[],
+    layer_types: types,
     ...tokenFields(src, true),
   };
 }

@@ -4,7 +4,12 @@
 import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
 import { boolValue, intValue } from "../_config_values.ts";
-import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 
 /** The model_type values this parser reads. */
 export const LLAMA_LIKE_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;
@@ -132,12 +137,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   const heads = intValue(src, "num_attention_heads");
   src.num_key_value_heads ??= heads;
   src.head_dim ??= hidden / heads;
-  const kv = intValue(src, "num_key_value_heads");
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
+  const kv = kvHeadsValue(src, heads);
   const layers = intValue(src, "num_hidden_layers");
   const act = src.hidden_act ?? "silu";
   if (!ACTIVATIONS.includes(act as ActivationName)) {

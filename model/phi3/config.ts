@@ -2,7 +2,12 @@
 // partial_rotary_factor, or transformers 5's rope_parameters), Phi3Config's defaults filled in,
 // values checked; longrope ("su", "yarn" as Phi3Config maps them) in its short regime. Pure data.
 
-import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import { longrope } from "../layers/longrope.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
@@ -105,14 +110,9 @@ export function parsePhi3Config(json: unknown): Phi3Config {
   }
   const heads = intValue(src, "num_attention_heads");
   src.num_key_value_heads ??= heads;
-  const kv = intValue(src, "num_key_value_heads");
+  const kv = kvHeadsValue(src, heads);
   const hidden = intValue(src, "hidden_size");
   src.head_dim ??= hidden / heads;
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
   const headDim = intValue(src, "head_dim");
   const maxPositions = intValue(src, "max_position_embeddings");
   let ropeScaling: RopeScaling | null = null;
