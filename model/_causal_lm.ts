@@ -101,41 +101,6 @@ export function linearHead(
 }
 
 /**
- * The parts of a family under HF's common tree: the stack as `model`, a bias-free `lm_head`
- * tied to `model.embed_tokens` when the config says so, and the shape from the common keys
- * (`heads` as {@link decoderShape} takes them).
- *
- * @example
- * ```ts
- * import { parseOlmo2Config } from "./olmo2/config.ts";
- * import { Olmo2Model, OLMO2_PATHS } from "./olmo2/model.ts";
- * import { modelTreeParts } from "./_causal_lm.ts";
- * const c = parseOlmo2Config({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10 });
- * modelTreeParts(c, (c, d, w) => new Olmo2Model(c, d, w), OLMO2_PATHS).shape.headDim; // 4
- * ```
- */
-export function modelTreeParts<
-  C extends DecoderConfigFields,
-  S extends DecoderStack & { readonly embed_tokens: Embedding },
->(
-  config: C,
-  stack: (config: C, device: Device, weightDevice: Device) => S,
-  paths: DecoderPaths,
-  heads: { numKvHeads?: number; headDim?: number } = {},
-): DecoderParts<C, S, Linear> {
-  return {
-    config,
-    stackName: "model",
-    stack,
-    headName: "lm_head",
-    head: (c, m, w) =>
-      linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
-    shape: decoderShape(config, heads),
-    paths,
-  };
-}
-
-/**
  * The shared body of a family's `*ForCausalLM`: adds the stack, the head and `generator` (in that
  * order), and runs ids (B, T) -> logits (B, T, V), (B, n, V) with logitsToKeep n. `lm_head.output`
  * (or the family's head) is the value before any final softcap, as in HF.
@@ -197,5 +162,57 @@ export abstract class DecoderForCausalLM<
     const logits = head.call(h); // (B, n, V)
     const cap = this.#finalSoftcap(this.config);
     return cap === null ? logits : logits.div(cap).tanh().mul(cap);
+  }
+}
+
+/** What a model/lm_head family adds to {@link ModelTreeForCausalLM}'s defaults. */
+export interface ModelTreeOptions<C> {
+  /** Where the parts sit (the family's `layerReturnsTuple`). */
+  paths: DecoderPaths;
+  /** Key/value heads and head width, as `decoderShape` takes them (default: no GQA). */
+  heads?: { numKvHeads?: number; headDim?: number };
+  /** The cap read at each forward (Gemma's final_logit_softcapping); default none. */
+  finalSoftcap?(config: C): number | null;
+}
+
+/**
+ * A family under HF's common tree: the stack as `model`, a bias-free `lm_head` that shares
+ * `model.embed_tokens.weight` when tie_word_embeddings, the shape from the common config keys.
+ *
+ * @example
+ * ```ts
+ * import { Phi3ForCausalLM } from "./phi3/model.ts";
+ * import { ModelTreeForCausalLM } from "./_causal_lm.ts";
+ * const m = new Phi3ForCausalLM({ hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1, vocab_size: 10, tie_word_embeddings: true });
+ * m instanceof ModelTreeForCausalLM && m.lm_head.weight === m.model.embed_tokens.weight; // true
+ * ```
+ */
+export abstract class ModelTreeForCausalLM<
+  C extends DecoderConfigFields,
+  S extends DecoderStack & { readonly embed_tokens: Embedding },
+> extends DecoderForCausalLM<C, S, Linear> {
+  /** The decoder stack. */
+  readonly model: S = this.stack;
+  /** hidden -> vocab (no bias). */
+  readonly lm_head: Linear = this.head;
+
+  /** Builds the tree with zero (or placeholder) weights: `stack` builds the family's stack. */
+  protected constructor(
+    config: C,
+    stack: (config: C, device: Device, weightDevice: Device) => S,
+    tree: ModelTreeOptions<C>,
+    opts: CausalLMOptions = {},
+  ) {
+    super({
+      config,
+      stackName: "model",
+      stack,
+      headName: "lm_head",
+      head: (c, m, w) =>
+        linearHead(c.hidden_size, c.vocab_size, m.embed_tokens, c.tie_word_embeddings, w),
+      shape: decoderShape(config, tree.heads),
+      paths: tree.paths,
+      finalSoftcap: tree.finalSoftcap,
+    }, opts);
   }
 }

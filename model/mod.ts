@@ -27,6 +27,8 @@ export {
   type DecoderParts,
   type DecoderStack,
   type LogitHead,
+  ModelTreeForCausalLM,
+  type ModelTreeOptions,
 } from "./_causal_lm.ts";
 export type { DecoderConfigFields } from "./_config_common.ts";
 export type { Family } from "./family.ts";

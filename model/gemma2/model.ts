@@ -4,17 +4,11 @@
 
 import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
-import {
-  type CausalLMOptions,
-  DecoderForCausalLM,
-  modelLayersPaths,
-  modelTreeParts,
-} from "../_causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
-import type { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
@@ -212,20 +206,13 @@ export const GEMMA2_PATHS: DecoderPaths = modelLayersPaths(true);
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Gemma2ForCausalLM extends DecoderForCausalLM<Gemma2Config, Gemma2Model, Linear> {
-  /** The decoder stack. */
-  readonly model: Gemma2Model = this.stack;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear = this.head;
-
+export class Gemma2ForCausalLM extends ModelTreeForCausalLM<Gemma2Config, Gemma2Model> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Gemma2Config> | Gemma2Config = {}, opts: Gemma2ModelOptions = {}) {
     const c = parseGemma2Config(config);
-    super({
-      ...modelTreeParts(c, (c, device, w) => new Gemma2Model(c, device, w), GEMMA2_PATHS, {
-        numKvHeads: c.num_key_value_heads,
-        headDim: c.head_dim,
-      }),
+    super(c, (c, device, w) => new Gemma2Model(c, device, w), {
+      paths: GEMMA2_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
       finalSoftcap: (c) => c.final_logit_softcapping,
     }, opts);
   }

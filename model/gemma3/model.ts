@@ -5,16 +5,10 @@
 
 import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
-import {
-  type CausalLMOptions,
-  DecoderForCausalLM,
-  modelLayersPaths,
-  modelTreeParts,
-} from "../_causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { ScaledEmbedding } from "../layers/embedding.ts";
-import type { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding, roundToDtype } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
@@ -139,20 +133,13 @@ export const GEMMA3_PATHS: DecoderPaths = modelLayersPaths(true);
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Gemma3ForCausalLM extends DecoderForCausalLM<Gemma3Config, Gemma3TextModel, Linear> {
-  /** The decoder stack. */
-  readonly model: Gemma3TextModel = this.stack;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear = this.head;
-
+export class Gemma3ForCausalLM extends ModelTreeForCausalLM<Gemma3Config, Gemma3TextModel> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Gemma3Config> | Gemma3Config = {}, opts: Gemma3ModelOptions = {}) {
     const c = parseGemma3Config(config);
-    super({
-      ...modelTreeParts(c, (c, device, w) => new Gemma3TextModel(c, device, w), GEMMA3_PATHS, {
-        numKvHeads: c.num_key_value_heads,
-        headDim: c.head_dim,
-      }),
+    super(c, (c, device, w) => new Gemma3TextModel(c, device, w), {
+      paths: GEMMA3_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
       finalSoftcap: (c) => c.final_logit_softcapping,
     }, opts);
   }

@@ -3,18 +3,12 @@
 // mlp}, model.norm, model.rotary_emb, lm_head. Synchronous forward; every submodule via call().
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import {
-  type CausalLMOptions,
-  DecoderForCausalLM,
-  modelLayersPaths,
-  modelTreeParts,
-} from "../_causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
 import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
-import type { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
@@ -175,21 +169,13 @@ export const LLAMA_PATHS: DecoderPaths = modelLayersPaths(false);
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class LlamaForCausalLM extends DecoderForCausalLM<LlamaConfig, LlamaModel, Linear> {
-  /** The decoder stack. */
-  readonly model: LlamaModel = this.stack;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear = this.head;
-
+export class LlamaForCausalLM extends ModelTreeForCausalLM<LlamaConfig, LlamaModel> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<LlamaConfig> | LlamaConfig = {}, opts: LlamaModelOptions = {}) {
     const c = parseLlamaConfig(config);
-    super(
-      modelTreeParts(c, (c, device, w) => new LlamaModel(c, device, w), LLAMA_PATHS, {
-        numKvHeads: c.num_key_value_heads,
-        headDim: c.head_dim,
-      }),
-      opts,
-    );
+    super(c, (c, device, w) => new LlamaModel(c, device, w), {
+      paths: LLAMA_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
+    }, opts);
   }
 }

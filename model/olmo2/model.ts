@@ -4,12 +4,7 @@
 
 import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
-import {
-  type CausalLMOptions,
-  DecoderForCausalLM,
-  modelLayersPaths,
-  modelTreeParts,
-} from "../_causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import {
   attendCausal,
   ATTENTION_POINTS,
@@ -236,20 +231,13 @@ export const OLMO2_PATHS: DecoderPaths = modelLayersPaths(false);
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Olmo2ForCausalLM extends DecoderForCausalLM<Olmo2Config, Olmo2Model, Linear> {
-  /** The decoder stack. */
-  readonly model: Olmo2Model = this.stack;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear = this.head;
-
+export class Olmo2ForCausalLM extends ModelTreeForCausalLM<Olmo2Config, Olmo2Model> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Olmo2Config> | Olmo2Config = {}, opts: Olmo2ModelOptions = {}) {
     const c = parseOlmo2Config(config);
-    super(
-      modelTreeParts(c, (c, device, w) => new Olmo2Model(c, device, w), OLMO2_PATHS, {
-        numKvHeads: c.num_key_value_heads,
-      }),
-      opts,
-    );
+    super(c, (c, device, w) => new Olmo2Model(c, device, w), {
+      paths: OLMO2_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads },
+    }, opts);
   }
 }

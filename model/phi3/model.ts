@@ -5,17 +5,11 @@
 
 import type { Device, Tensor } from "../../engine/mod.ts";
 import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
-import {
-  type CausalLMOptions,
-  DecoderForCausalLM,
-  modelLayersPaths,
-  modelTreeParts,
-} from "../_causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import { forwardInputs } from "../_decoder_shape.ts";
 import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import type { AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
-import type { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
@@ -159,21 +153,13 @@ export const PHI3_PATHS: DecoderPaths = modelLayersPaths(false);
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Phi3ForCausalLM extends DecoderForCausalLM<Phi3Config, Phi3Model, Linear> {
-  /** The decoder stack. */
-  readonly model: Phi3Model = this.stack;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear = this.head;
-
+export class Phi3ForCausalLM extends ModelTreeForCausalLM<Phi3Config, Phi3Model> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Phi3Config> | Phi3Config = {}, opts: Phi3ModelOptions = {}) {
     const c = parsePhi3Config(config);
-    super(
-      modelTreeParts(c, (c, device, w) => new Phi3Model(c, device, w), PHI3_PATHS, {
-        numKvHeads: c.num_key_value_heads,
-        headDim: c.head_dim,
-      }),
-      opts,
-    );
+    super(c, (c, device, w) => new Phi3Model(c, device, w), {
+      paths: PHI3_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
+    }, opts);
   }
 }
