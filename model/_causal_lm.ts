@@ -1,6 +1,7 @@
 // The `*ForCausalLM` wrapper every family shares: a decoder stack, an unembedding head, the
 // generator, shape, paths and KV cache; forward keeps the last positions, runs the head and
-// optionally softcaps. Each family subclasses it and names its own children.
+// optionally softcaps. Each family subclasses it (ModelTreeForCausalLM: the model/lm_head tree)
+// and names its own children.
 
 import type { Device, Tensor } from "../engine/mod.ts";
 import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "./causal_lm.ts";
