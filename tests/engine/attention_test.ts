@@ -85,6 +85,17 @@ const CASES: Case[] = [
     qt: true,
     pad: true,
   },
+  {
+    label: "SIMD-sized, rows padded past S and split in row blocks, pad",
+    B: 2,
+    H: 2,
+    KV: 1,
+    T: 101,
+    S: 101,
+    D: 16,
+    opts: { causal: true },
+    pad: true,
+  },
   { label: "SIMD-sized decode", B: 1, H: 9, KV: 3, T: 1, S: 300, D: 64, opts: { causal: true } },
 ];
 

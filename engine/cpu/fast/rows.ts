@@ -158,3 +158,16 @@ export function simdGelu(out: View, x: View): boolean {
     dispatch(h, "gelu", s.np / 4, s.np, (r, n) => [xa + r * 16, oa + r * 16, n * 16]);
   });
 }
+
+/**
+ * softmax in place over `rows` rows already in the heap, `bytes` apart from byte `addr`, each
+ * padded with -inf to `bytes` (a multiple of 16): the fused attention's scores.
+ */
+export function heapSoftmax(heap: WasmHeap, addr: number, bytes: number, rows: number): void {
+  dispatch(heap, "softmax", rows, (rows * bytes) / 4, (r, n) => [
+    addr + r * bytes,
+    addr + r * bytes,
+    bytes,
+    n,
+  ]);
+}
