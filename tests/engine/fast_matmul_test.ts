@@ -247,3 +247,19 @@ Deno.test("fast matmul: A read from and C written to the heap match the copying 
     heap.free(cAddr);
   }
 });
+
+Deno.test("fast matmul: colsUpTo and kUpTo skip only what a causal pattern never needs", () => {
+  // m 200 (three row blocks), k 300 (two k blocks), n 250: row r needs columns and k below r + 1.
+  const upTo = (r: number) => r + 1;
+  const a = contiguous([200, 300]), b = contiguous([300, 250]);
+  const full = run(a, b), got = run(a, b, { minWork: 0, colsUpTo: upTo });
+  const f = full.storage.buf as Float32Array, g = got.storage.buf as Float32Array;
+  for (let r = 0; r < 200; r++) {
+    for (let j = 0; j < Math.min(250, r + 1); j++) {
+      assert.equal(g[r * 250 + j], f[r * 250 + j], `colsUpTo: row ${r} column ${j}`);
+    }
+  }
+  const buf = a.storage.buf as Float32Array;
+  for (let r = 0; r < 200; r++) buf.fill(0, r * 300 + r + 1, (r + 1) * 300); // zero past r
+  check(run(a, b, { minWork: 0, kUpTo: upTo }), a, b);
+});

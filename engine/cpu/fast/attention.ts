@@ -6,7 +6,7 @@
 import type { AttentionParams, View } from "../../backend.ts";
 import { referenceAttention, visibleKeys } from "../attention.ts";
 import { referenceKernels } from "../reference.ts";
-import { fastMatmulWith, type HeapRows } from "./matmul.ts";
+import { type FastMatmulOptions, fastMatmulWith } from "./matmul.ts";
 import { heapSoftmax, simdSoftmax } from "./rows.ts";
 import { getHeap, HeapFullError, type WasmHeap } from "./wasm_heap.ts";
 
@@ -91,8 +91,8 @@ function mm(out: View, a: View, b: View): void {
 }
 
 /** Heap matmul (A and/or C in the heap); throws where the tier declines (callers fall back). */
-function heapMm(out: View, a: View, b: View, at: { aAt?: HeapRows; cAt?: HeapRows }): void {
-  if (!fastMatmulWith(out, a, b, { minWork: 0, ...at })) throw new HeapDeclined();
+function heapMm(out: View, a: View, b: View, at: FastMatmulOptions): void {
+  if (!fastMatmulWith(out, a, b, { ...at, minWork: 0 })) throw new HeapDeclined();
 }
 
 class HeapDeclined extends Error {}
@@ -183,12 +183,16 @@ function heapChunk(
   ctx: RowCtx,
 ): void {
   const at = { addr: sAddr, ld: ld * 4 };
+  // Causal: score row r (query r % T) needs keys up to its last visible one, and its
+  // probabilities are zero past it, so both matmuls skip the hidden triangle.
+  const { T, S, p } = ctx;
+  const upTo = p.causal ? (r: number) => visibleKeys(r % T, T, S, p)[1] + 1 : undefined;
   // The views over the heap only carry shapes: the matmul reads and writes at `at`.
   const shapes = (shape: number[], strides: number[]) => view(heap.f32(), shape, strides, 0);
-  heapMm(shapes(m.sShape, m.sStrides), m.qm, m.km, { cAt: at }); // scores (rows, ld)
+  heapMm(shapes(m.sShape, m.sStrides), m.qm, m.km, { cAt: at, colsUpTo: upTo }); // (rows, ld)
   maskRows(heap.f32(), sAddr / 4, ld, rows, h0, b, ctx);
   heapSoftmax(heap, sAddr, ld * 4, rows);
-  const [c, G, T] = m.o.shape;
-  const S = m.pv.shape[2];
-  heapMm(m.o, shapes([c, G, T, S], [G * T * S, T * S, S, 1]), m.pv, { aAt: at }); // (c, G, T, D)
+  const [c, G] = m.o.shape;
+  const probs = shapes([c, G, T, S], [G * T * S, T * S, S, 1]);
+  heapMm(m.o, probs, m.pv, { aAt: at, kUpTo: upTo }); // (c, G, T, D)
 }

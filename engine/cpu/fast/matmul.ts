@@ -24,6 +24,13 @@ export interface FastMatmulOptions {
    * lands in the padding columns is unspecified.
    */
   cAt?: HeapRows;
+  /**
+   * Row r (of each batch element) of C is needed only in columns below `colsUpTo(r)`: the rest
+   * may be skipped and hold junk (causal attention scores). Non-decreasing in r is best.
+   */
+  colsUpTo?: (row: number) => number;
+  /** Row r of A is zero from column `kUpTo(r)` on, so that part of k may be skipped. */
+  kUpTo?: (row: number) => number;
 }
 
 /** Rows of a matrix in the wasm heap: the byte address of row 0 and the bytes between rows. */
@@ -179,12 +186,26 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
   const steps = Math.ceil(m / mb) * Math.ceil(k / kb);
   const recs = new Int32Array(batch * ranges.length * steps * RECORD_INTS);
   let r = 0;
+  // Per row block: the last panel and the k extent its rows need (all of them by default).
+  const { colsUpTo, kUpTo } = opts;
+  const blockMax = (f: ((row: number) => number) | undefined, m0: number, all: number) => {
+    if (!f || small) return all;
+    let most = 0;
+    for (let row = m0; row < Math.min(m, m0 + mb); row++) most = Math.max(most, f(row));
+    return Math.max(1, Math.min(all, most));
+  };
+  const blocks = Array.from({ length: Math.ceil(m / mb) }, (_, i) => ({
+    pEnd: Math.ceil(blockMax(colsUpTo, i * mb, n) / nr),
+    kEnd: blockMax(kUpTo, i * mb, k),
+  }));
   for (let i = 0; i < batch; i++) {
     const bAddr = bAddrs.get(bOffsets[i])!;
     const a0 = a00 + i * m * lda, c0 = c00 + i * m * ldc;
     for (const [p0, p1] of ranges) {
       for (let m0 = 0; m0 < m; m0 += mb) {
+        const { pEnd, kEnd } = blocks[m0 / mb];
         for (let k0 = 0; k0 < k; k0 += kb) {
+          const kLen = Math.min(kb, kEnd - k0), q1 = kLen > 0 ? Math.min(p1, pEnd) : p0;
           recs[r++] = small ? m : 0;
           recs[r++] = a0 + m0 * lda + k0 * 4;
           recs[r++] = lda;
@@ -193,9 +214,9 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
           recs[r++] = c0 + m0 * ldc;
           recs[r++] = ldc;
           recs[r++] = Math.min(mb, m - m0);
-          recs[r++] = Math.min(kb, k - k0);
+          recs[r++] = Math.max(1, kLen);
           recs[r++] = p0;
-          recs[r++] = p1;
+          recs[r++] = Math.max(p0, q1); // p0: nothing to do
           recs[r++] = k0 > 0 ? 1 : 0;
         }
       }
