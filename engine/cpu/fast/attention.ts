@@ -39,6 +39,8 @@ interface RowCtx {
  * Rows of a scores block at float `po` of `buf`, `ld` floats apart (heads from h0, batch row
  * b, T queries per head), ready for a softmax: scaled, softcapped and biased over each query's
  * visible keys, -inf elsewhere up to `ld` (exp of -inf is 0, so hidden keys get exactly 0).
+ * With `widths`, row r's softmax covers only its first widths[r] floats (its visible keys
+ * rounded up to 4) and the rest of the row is 0 already.
  */
 function maskRows(
   buf: Float32Array,
@@ -48,6 +50,7 @@ function maskRows(
   h0: number,
   b: number,
   c: RowCtx,
+  widths?: Int32Array,
 ): void {
   const { T, S, p, bias } = c;
   const scale = p.scale, cap = p.softcap, bs3 = c.bs[3];
@@ -66,8 +69,11 @@ function maskRows(
         buf[base + j] = Math.fround(buf[base + j] + bias[bo + j * bs3]);
       }
     }
+    const w = widths ? Math.min(ld, (hi + 4) & ~3) : ld;
+    if (widths) widths[r] = w;
     buf.fill(-Infinity, base, base + lo);
-    buf.fill(-Infinity, base + hi + 1, base + ld);
+    buf.fill(-Infinity, base + hi + 1, base + w);
+    buf.fill(0, base + w, base + ld);
   }
 }
 
@@ -190,8 +196,9 @@ function heapChunk(
   // The views over the heap only carry shapes: the matmul reads and writes at `at`.
   const shapes = (shape: number[], strides: number[]) => view(heap.f32(), shape, strides, 0);
   heapMm(shapes(m.sShape, m.sStrides), m.qm, m.km, { cAt: at, colsUpTo: upTo }); // (rows, ld)
-  maskRows(heap.f32(), sAddr / 4, ld, rows, h0, b, ctx);
-  heapSoftmax(heap, sAddr, ld * 4, rows);
+  const widths = new Int32Array(rows);
+  maskRows(heap.f32(), sAddr / 4, ld, rows, h0, b, ctx, widths);
+  heapSoftmax(heap, sAddr, ld * 4, widths);
   const [c, G] = m.o.shape;
   const probs = shapes([c, G, T, S], [G * T * S, T * S, S, 1]);
   heapMm(m.o, probs, m.pv, { aAt: at, kUpTo: upTo }); // (c, G, T, D)

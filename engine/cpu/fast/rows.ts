@@ -170,14 +170,23 @@ function elementwise(k: "gelu" | "sigmoid", out: View, x: View): boolean {
 }
 
 /**
- * softmax in place over `rows` rows already in the heap, `bytes` apart from byte `addr`, each
- * padded with -inf to `bytes` (a multiple of 16): the fused attention's scores.
+ * softmax in place over rows already in the heap, `ld` bytes apart from byte `addr`: row r
+ * covers its first widths[r] floats (a multiple of 4, padded with -inf), the fused attention's
+ * causal scores. Rows go to the pool in runs of ROWS_PER_UNIT, one record per row.
  */
-export function heapSoftmax(heap: WasmHeap, addr: number, bytes: number, rows: number): void {
-  dispatch(heap, "softmax", rows, (rows * bytes) / 4, (r, n) => [
-    addr + r * bytes,
-    addr + r * bytes,
-    bytes,
-    n,
-  ]);
+export function heapSoftmax(heap: WasmHeap, addr: number, ld: number, widths: Int32Array): void {
+  const rows = widths.length, units = Math.ceil(rows / ROWS_PER_UNIT);
+  let size = 0;
+  for (let r = 0; r < rows; r++) size += widths[r];
+  const recs = new Int32Array(units * ROWS_PER_UNIT * RECORD_INTS); // past `rows`: 0 rows, no-ops
+  for (let r = 0; r < units * ROWS_PER_UNIT; r++) {
+    const i = r * RECORD_INTS, x = addr + r * ld;
+    recs[i] = ROW_DRIVER_BASE + ROW.softmax;
+    if (r < rows) recs.set([x, x, widths[r] * 4, 1], i + 1);
+  }
+  const threads = size < THREAD_ELEMS ? 1 : poolThreads();
+  runUnits(heap, recs, units, { steps: ROWS_PER_UNIT, threads });
 }
+
+/** Rows of `heapSoftmax` one task unit takes. */
+const ROWS_PER_UNIT = 16;
