@@ -58,16 +58,21 @@ function maskRows(
     const h = h0 + Math.floor(r / T), t = r % T;
     const [lo, hi] = visibleKeys(t, T, S, p);
     const base = po + r * ld;
-    for (let j = lo; j <= hi; j++) {
-      let s = Math.fround(buf[base + j] * scale);
-      if (cap !== null) s = Math.fround(Math.tanh(s / cap) * cap);
-      buf[base + j] = s;
-    }
-    if (bias) { // float32 adds, as the composite's
-      const bo = c.bo + b * c.bs[0] + h * c.bs[1] + t * c.bs[2];
-      for (let j = lo; j <= hi; j++) {
-        buf[base + j] = Math.fround(buf[base + j] + bias[bo + j * bs3]);
+    if (cap !== null) {
+      for (let j = base + lo; j <= base + hi; j++) {
+        buf[j] = Math.tanh(Math.fround(buf[j] * scale) / cap) * cap; // stores round to float32
       }
+    }
+    // One pass: float32 scale, then float32 bias add, as the composite rounds them.
+    const bo = bias ? c.bo + b * c.bs[0] + h * c.bs[1] + t * c.bs[2] : 0;
+    if (bias && cap !== null) {
+      for (let j = base + lo, i = bo + lo * bs3; j <= base + hi; j++, i += bs3) buf[j] += bias[i];
+    } else if (bias) {
+      for (let j = base + lo, i = bo + lo * bs3; j <= base + hi; j++, i += bs3) {
+        buf[j] = Math.fround(buf[j] * scale) + bias[i];
+      }
+    } else if (cap === null) {
+      for (let j = base + lo; j <= base + hi; j++) buf[j] *= scale;
     }
     const w = widths ? Math.min(ld, (hi + 4) & ~3) : ld;
     if (widths) widths[r] = w;
