@@ -1,7 +1,8 @@
 // Throughput where research happens, tsight vs PyTorch in one run, for one model shape (gpt2,
 // smollm2, qwen2; random f32; optional 2nd argument: prompt count): prefill, a dataset of prompts
-// traced in batches vs nnsight 0.4, HF generate's decode, traced decode (12 block outputs saved
-// per step) vs nnsight. Peer: bench/_torch_throughput.py.
+// traced in batches vs nnsight 0.4 (tsight as it runs by default, then forced to every logits
+// position), HF generate's decode, traced decode (12 block outputs saved per step) vs nnsight.
+// Peer: bench/_torch_throughput.py.
 
 import { fastTierInfo, startThreads, type Tensor, tensor } from "../engine/mod.ts";
 import {
@@ -90,13 +91,18 @@ async function tsightFigures(batches: number[][][]): Promise<Figures> {
         h: layers.at(BLOCK).output.save(),
         last: model.output.get(":, -1").save(),
       });
-      await (logitsToKeep ? model.trace(batch, { logitsToKeep }, fn) : model.trace(batch, fn));
+      await (logitsToKeep === undefined
+        ? model.trace(batch, fn)
+        : model.trace(batch, { logitsToKeep }, fn));
     }
   };
   await dataset(batches.slice(0, 1)); // warm-up
   let t = performance.now();
-  await dataset(batches);
+  await dataset(batches); // reads only [:, -1]: tsight runs the head on that position alone
   out.dataset = performance.now() - t;
+  t = performance.now();
+  await dataset(batches, 0); // every position, as nnsight
+  out.datasetAll = performance.now() - t;
   t = performance.now();
   await dataset(batches, 1);
   out.datasetKeep1 = performance.now() - t;
@@ -155,6 +161,12 @@ const rows: [string, number, number | undefined, "lower" | "higher"][] = [
   [
     `dataset: ${shape.prompts} prompts (${tokens} tokens), batches of ${BATCH}, traced (ms; vs nnsight)`,
     ours.dataset,
+    peer?.dataset,
+    "lower",
+  ],
+  [
+    "same, tsight forced to every position (logitsToKeep 0; ms; vs nnsight)",
+    ours.datasetAll,
     peer?.dataset,
     "lower",
   ],

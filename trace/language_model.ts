@@ -47,6 +47,7 @@ import { isPlain } from "./graph.ts";
 import { withInterventions } from "./_nonfinite.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import { copyEdits } from "./edits.ts";
+import { observesLastLogitsOnly } from "./_keep_last.ts";
 import type { InvokeRows, RunPlan } from "./run_plan.ts";
 import type { Resolved, Tracer } from "./tracer.ts";
 
@@ -263,6 +264,13 @@ export class LanguageModel extends NNsight<CausalLM> {
     for (let i = 0; i < tracer.inputs.length; i++) {
       const x = tracer.inputs[i];
       if (x instanceof Tensor && x.device === "webgpu") tracer.inputs[i] = await x.toDevice("cpu");
+    }
+    // A trace that reads the logits only at the last position runs the head there alone.
+    if (
+      mode.kind === "trace" && !raw && !meta && mode.options?.logitsToKeep === undefined &&
+      observesLastLogitsOnly(tracer.graph, this.module.paths.lmHead)
+    ) {
+      mode = { kind: "trace", options: { ...mode.options, logitsToKeep: 1 } };
     }
     try {
       return await super.runTracer(tracer, mode, out, meta, raw);

@@ -6,7 +6,7 @@ import { typedArrayFor } from "../backend.ts";
 import { referenceKernels } from "./reference.ts";
 import { compiledKernels } from "./compiled.ts";
 import { fastMatmul, prepackPanels } from "./fast/mod.ts";
-import { simdGelu, simdLayerNorm, simdRmsNorm, simdSoftmax } from "./fast/rows.ts";
+import { simdGelu, simdLayerNorm, simdRmsNorm, simdSigmoid, simdSoftmax } from "./fast/rows.ts";
 import { fastAttention } from "./fast/attention.ts";
 import { gatherPackedRows, packedWeight, type RowFill } from "./fast/packed_weight.ts";
 
@@ -78,6 +78,7 @@ const fastKernels: Kernels = {
   // SIMD row kernels (fast/rows.ts); each declines small or SIMD-less cases to the loops above.
   softmax: (out, x) => simdSoftmax(out, x) || compiledKernels.softmax(out, x),
   gelu: (out, x) => simdGelu(out, x) || compiledKernels.gelu(out, x),
+  sigmoid: (out, x) => simdSigmoid(out, x) || compiledKernels.sigmoid(out, x),
   layerNorm: (out, x, w, b, eps) =>
     simdLayerNorm(out, x, w, b, eps) || compiledKernels.layerNorm(out, x, w, b, eps),
   rmsNorm: (out, x, w, eps, offset) =>

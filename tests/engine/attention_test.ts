@@ -9,6 +9,8 @@ import {
   type AttentionOptions,
   type Device,
   Rng,
+  startThreads,
+  stopThreads,
   type Tensor,
   tensor,
 } from "../../engine/mod.ts";
@@ -85,6 +87,17 @@ const CASES: Case[] = [
     qt: true,
     pad: true,
   },
+  {
+    label: "SIMD-sized, rows padded past S and split in row blocks, pad",
+    B: 2,
+    H: 2,
+    KV: 1,
+    T: 101,
+    S: 101,
+    D: 16,
+    opts: { causal: true },
+    pad: true,
+  },
   { label: "SIMD-sized decode", B: 1, H: 9, KV: 3, T: 1, S: 300, D: 64, opts: { causal: true } },
 ];
 
@@ -148,4 +161,18 @@ Deno.test("attention errors name the shapes and the fix", () => {
     /window must be a positive integer with causal/,
   );
   assert.throws(() => attention(z(1, 2, 2, 4), z(1, 2, 2, 3), z(1, 2, 2, 3)), /must both be/);
+});
+
+Deno.test("fast attention: 2 threads give the same bits as 1 (causal rows of many widths)", async () => {
+  const rng = new Rng(11);
+  const q = rand(rng, [2, 4, 200, 32], "cpu"), k = rand(rng, [2, 2, 200, 32], "cpu");
+  const v = rand(rng, [2, 2, 200, 32], "cpu");
+  const one = await attention(q, k, v, { causal: true })[0].data();
+  await startThreads(2);
+  try {
+    const two = await attention(q, k, v, { causal: true })[0].data();
+    assert.deepEqual(two, one);
+  } finally {
+    stopThreads();
+  }
 });

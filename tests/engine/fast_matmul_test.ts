@@ -213,3 +213,53 @@ Deno.test("fast matmul: threads left running do not trip the sanitizers", async 
   const a = contiguous([64, 256]), b = contiguous([256, 512]);
   check(run(a, b), a, b);
 });
+
+Deno.test("fast matmul: A read from and C written to the heap match the copying path", () => {
+  const heap = getHeap()!;
+  // batch 2, m 100 (> the 96-row block), k 37, n 21 (padded to 24): rows `ld` floats apart.
+  const a = contiguous([2, 100, 37]), b = contiguous([2, 37, 21]);
+  const want = run(a, b);
+  const ldA = 40, ldC = 32;
+  const aAddr = heap.alloc(2 * 100 * ldA * 4), cAddr = heap.alloc(2 * 100 * ldC * 4);
+  try {
+    const f32 = heap.f32(), src = a.storage.buf as Float32Array;
+    for (let r = 0; r < 200; r++) f32.set(src.subarray(r * 37, r * 37 + 37), aAddr / 4 + r * ldA);
+    const shapes = contiguous([2, 100, 21], new Float32Array(2 * 100 * 21));
+    const aShapes = contiguous([2, 100, 37], new Float32Array(2 * 100 * 37));
+    const opts = {
+      minWork: 0,
+      aAt: { addr: aAddr, ld: ldA * 4 },
+      cAt: { addr: cAddr, ld: ldC * 4 },
+    };
+    assert.ok(fastMatmulWith(shapes, aShapes, b, opts));
+    const got = heap.f32(), w = want.storage.buf as Float32Array;
+    for (let r = 0; r < 200; r++) {
+      for (let j = 0; j < 21; j++) {
+        assert.equal(got[cAddr / 4 + r * ldC + j], w[r * 21 + j], `row ${r} column ${j}`);
+      }
+    }
+    assert.throws(
+      () => fastMatmulWith(shapes, aShapes, b, { ...opts, cAt: { addr: cAddr, ld: 21 * 4 } }),
+      /cAt\.ld 84 is below the padded row of 96 bytes/,
+    );
+  } finally {
+    heap.free(aAddr);
+    heap.free(cAddr);
+  }
+});
+
+Deno.test("fast matmul: colsUpTo and kUpTo skip only what a causal pattern never needs", () => {
+  // m 200 (three row blocks), k 300 (two k blocks), n 250: row r needs columns and k below r + 1.
+  const upTo = (r: number) => r + 1;
+  const a = contiguous([200, 300]), b = contiguous([300, 250]);
+  const full = run(a, b), got = run(a, b, { minWork: 0, colsUpTo: upTo });
+  const f = full.storage.buf as Float32Array, g = got.storage.buf as Float32Array;
+  for (let r = 0; r < 200; r++) {
+    for (let j = 0; j < Math.min(250, r + 1); j++) {
+      assert.equal(g[r * 250 + j], f[r * 250 + j], `colsUpTo: row ${r} column ${j}`);
+    }
+  }
+  const buf = a.storage.buf as Float32Array;
+  for (let r = 0; r < 200; r++) buf.fill(0, r * 300 + r + 1, (r + 1) * 300); // zero past r
+  check(run(a, b, { minWork: 0, kUpTo: upTo }), a, b);
+});

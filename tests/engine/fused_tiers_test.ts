@@ -1,4 +1,4 @@
-// The cpu fast tier's row kernels (WebAssembly SIMD rmsNorm, layerNorm, softmax, gelu; the
+// The cpu fast tier's row kernels (WebAssembly SIMD rmsNorm, layerNorm, softmax, gelu, sigmoid; the
 // compiled rotary and geluGrad loops) against the reference tier on shapes past the SIMD threshold, odd widths
 // (padded rows), strided views and masked scores. Tolerance 2e-6 abs + 2e-6 rel unless stated.
 
@@ -68,6 +68,13 @@ Deno.test("tiers agree: gelu over a wide range, rotary on permuted views", async
   const x = rnd(64, 129).mul(4);
   await compare("gelu", () => x.gelu(), { atol: 1e-7, rtol: 2e-6 });
   await compare("gelu tails", () => x.mul(30).gelu(), { atol: 1e-7, rtol: 2e-6 });
+  await compare("sigmoid", () => x.sigmoid(), { atol: 1e-7, rtol: 2e-6 });
+  await compare("sigmoid tails", () => x.mul(30).sigmoid(), { atol: 1e-7, rtol: 2e-6 });
+  await compare("silu", () => x.mul(x.sigmoid()), { atol: 1e-7, rtol: 2e-6 });
+  const edges = tensor([NaN, Infinity, -Infinity, 0, -0, 100, -100, 88.8, ...Array(248).fill(1)]);
+  const e = await withTier("fast", () => edges.sigmoid()).data();
+  assert.deepEqual([...e.slice(0, 6)], [NaN, 1, 0, 0.5, 0.5, 1], "sigmoid edges");
+  assert.ok(e[6] >= 0 && e[6] < 1e-34 && e[7] === 1, "sigmoid far tails");
   const gx = rnd(64, 129), dgelu = grad((v: Tensor) => v.gelu().mul(gx).sum());
   await compare("gelu backward", () => dgelu(x), { atol: 1e-6, rtol: 1e-5 });
   await compare("gelu backward tails", () => dgelu(x.mul(30)), { atol: 1e-6, rtol: 1e-5 });
@@ -85,6 +92,7 @@ Deno.test("SIMD row kernels: 2 threads give the same bits as 1", async () => {
     ["layerNorm", () => x.layerNorm(w, b)],
     ["softmax", () => a.softmax()],
     ["gelu", () => x.gelu()],
+    ["sigmoid", () => x.sigmoid()],
   ];
   const one = await Promise.all(ops.map(([, f]) => withTier("fast", f).data()));
   await startThreads(2);

@@ -13,6 +13,30 @@ export interface FastMatmulOptions {
   minWork?: number;
   /** Use at most this many threads (default: every started one). */
   threads?: number;
+  /**
+   * A is already in the heap (a's view then only gives shapes): rows `ld` bytes apart from
+   * byte `addr`, batch elements m rows apart.
+   */
+  aAt?: HeapRows;
+  /**
+   * C goes to the heap, not to out (whose view then only gives shapes): rows `ld` bytes apart
+   * (at least the padded width times 4) from byte `addr`, batch elements m rows apart; what
+   * lands in the padding columns is unspecified.
+   */
+  cAt?: HeapRows;
+  /**
+   * Row r (of each batch element) of C is needed only in columns below `colsUpTo(r)`: the rest
+   * may be skipped and hold junk (causal attention scores). Non-decreasing in r is best.
+   */
+  colsUpTo?: (row: number) => number;
+  /** Row r of A is zero from column `kUpTo(r)` on, so that part of k may be skipped. */
+  kUpTo?: (row: number) => number;
+}
+
+/** Rows of a matrix in the wasm heap: the byte address of row 0 and the bytes between rows. */
+export interface HeapRows {
+  addr: number;
+  ld: number;
 }
 
 export const MIN_WORK = 1 << 14;
@@ -78,7 +102,8 @@ export function fastMatmulWith(
 
 function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
   const heap = getHeap();
-  if (!heap || !isF32(a) || !isF32(b) || !isF32(out) || !isContiguous(out)) return false;
+  if (!heap || !isF32(a) || !isF32(b) || !isF32(out)) return false;
+  if (!opts.cAt && !isContiguous(out)) return false;
   const nd = a.shape.length;
   if (nd < 2 || b.shape.length !== nd || out.shape.length !== nd) return false;
   const [m, k, n] = [a.shape[nd - 2], a.shape[nd - 1], b.shape[nd - 1]];
@@ -115,11 +140,15 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
   // for row-major ones, b's rows on their way into the wasm packer.
   const stride = k * nr * 4;
   const round = (x: number) => Math.ceil(x / 64) * 64;
-  const aBytes = round(batch * m * k * 4), cBytes = round(batch * m * npad * 4);
+  const { aAt, cAt } = opts;
+  const aBytes = aAt ? 0 : round(batch * m * k * 4), cBytes = cAt ? 0 : round(batch * m * npad * 4);
   const distinct = b.storage.constant ? [] : [...new Set(bOffsets)];
   const bBytes = distinct.length * panels * stride;
   const rowMajor = distinct.length > 0 && b.strides[nd - 1] === 1;
   const tBytes = rowMajor ? round(k * n * 4 + 64) : 0;
+  if (cAt && cAt.ld < npad * 4) {
+    throw new RangeError(`matmul: cAt.ld ${cAt.ld} is below the padded row of ${npad * 4} bytes`);
+  }
   const aAddr = heap.scratch(aBytes + cBytes + bBytes + tBytes);
   const cAddr = aAddr + aBytes, tAddr = cAddr + cBytes + bBytes;
   const bAddrs = new Map<number, number>();
@@ -138,9 +167,20 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
   }
   const f32 = heap.f32(), aBuf = a.storage.buf as Float32Array;
   const [ars, acs] = [a.strides[nd - 2], a.strides[nd - 1]];
-  aOffsets.forEach((offset, i) => {
-    copyRows(f32, aAddr / 4 + i * m * k, { buf: aBuf, offset, rows: m, cols: k, rs: ars, cs: acs });
-  });
+  if (!aAt) {
+    aOffsets.forEach((offset, i) => {
+      copyRows(f32, aAddr / 4 + i * m * k, {
+        buf: aBuf,
+        offset,
+        rows: m,
+        cols: k,
+        rs: ars,
+        cs: acs,
+      });
+    });
+  }
+  const [a00, lda] = aAt ? [aAt.addr, aAt.ld] : [aAddr, k * 4];
+  const [c00, ldc] = cAt ? [cAt.addr, cAt.ld] : [cAddr, npad * 4];
 
   // A unit is one batch element's panel range with all its (row block, k block) steps in
   // order; a record is [driver, a, lda, b, bstride, c, ldc, m, k, p0, p1, accum].
@@ -151,29 +191,47 @@ function matmul(out: View, a: View, b: View, opts: FastMatmulOptions): boolean {
   const steps = Math.ceil(m / mb) * Math.ceil(k / kb);
   const recs = new Int32Array(batch * ranges.length * steps * RECORD_INTS);
   let r = 0;
+  // Per row block: the last panel and the k extent its rows need (all of them by default).
+  const { colsUpTo, kUpTo } = opts;
+  const blockMax = (f: ((row: number) => number) | undefined, m0: number, all: number) => {
+    if (!f || small) return all;
+    let most = 0;
+    for (let row = m0; row < Math.min(m, m0 + mb); row++) most = Math.max(most, f(row));
+    return Math.max(1, Math.min(all, most));
+  };
+  const blocks = Array.from({ length: Math.ceil(m / mb) }, (_, i) => ({
+    pEnd: Math.ceil(blockMax(colsUpTo, i * mb, n) / nr),
+    kEnd: blockMax(kUpTo, i * mb, k),
+  }));
   for (let i = 0; i < batch; i++) {
     const bAddr = bAddrs.get(bOffsets[i])!;
-    const a0 = aAddr + i * m * k * 4, c0 = cAddr + i * m * npad * 4;
+    const a0 = a00 + i * m * lda, c0 = c00 + i * m * ldc;
     for (const [p0, p1] of ranges) {
       for (let m0 = 0; m0 < m; m0 += mb) {
+        const { pEnd, kEnd } = blocks[m0 / mb];
         for (let k0 = 0; k0 < k; k0 += kb) {
+          const kLen = Math.min(kb, kEnd - k0), q1 = kLen > 0 ? Math.min(p1, pEnd) : p0;
           recs[r++] = small ? m : 0;
-          recs[r++] = a0 + (m0 * k + k0) * 4;
-          recs[r++] = k * 4;
+          recs[r++] = a0 + m0 * lda + k0 * 4;
+          recs[r++] = lda;
           recs[r++] = bAddr + k0 * nr * 4;
           recs[r++] = stride;
-          recs[r++] = c0 + m0 * npad * 4;
-          recs[r++] = npad * 4;
+          recs[r++] = c0 + m0 * ldc;
+          recs[r++] = ldc;
           recs[r++] = Math.min(mb, m - m0);
-          recs[r++] = Math.min(kb, k - k0);
+          recs[r++] = Math.max(1, kLen);
           recs[r++] = p0;
-          recs[r++] = p1;
+          recs[r++] = Math.max(p0, q1); // p0: nothing to do
           recs[r++] = k0 > 0 ? 1 : 0;
         }
       }
     }
   }
   runUnits(heap, recs, batch * ranges.length, { steps, threads });
+  if (cAt) {
+    heap.trimScratch();
+    return true;
+  }
 
   const outBuf = out.storage.buf as Float32Array;
   if (npad === n) {

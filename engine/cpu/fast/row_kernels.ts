@@ -188,8 +188,26 @@ function gelu(): RowFn {
   return f;
 }
 
+/**
+ * sigmoid(x, o, bytes): 1 / (1 + e^t), t = -x clamped to [-80, 89]: e^89 overflows to inf (2^128
+ * from the exponent bits), so far negative x gives exactly 0 and far positive x exactly 1.
+ */
+function sigmoid(): RowFn {
+  const f = new RowFn([I32, I32, I32]);
+  const [X, O, BYTES] = [0, 1, 2];
+  const k = f.local(I32), t = f.local(V128);
+  const [lo, hi, one, zero] = [-80, 89, 1, 0].map((c) => f.splat(c));
+  const exp = f.expConsts();
+  f.vecLoop(k, BYTES, () => {
+    f.get(zero).at(X, k).simd(OP.sub).get(lo).simd(OP.max).get(hi).simd(OP.min).set(t);
+    f.get(O).get(k).add().get(one);
+    exp(t).get(one).f32x4Add().simd(OP.div).v128Store();
+  });
+  return f;
+}
+
 /** The module's exports, by name. */
-export const ROW_EXPORTS = ["rms", "ln", "softmax", "gelu"] as const;
+export const ROW_EXPORTS = ["rms", "ln", "softmax", "gelu", "sigmoid"] as const;
 
 /** Emits the row module (exports ROW_EXPORTS) against a shared memory with these limits. */
 export function buildRowModule(memory: { initial: number; maximum: number }): Uint8Array {
@@ -198,5 +216,6 @@ export function buildRowModule(memory: { initial: number; maximum: number }): Ui
   mod.add(ln(), "ln");
   mod.add(softmax(), "softmax");
   mod.add(gelu(), "gelu");
+  mod.add(sigmoid(), "sigmoid");
   return mod.bytes();
 }

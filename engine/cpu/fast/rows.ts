@@ -15,7 +15,7 @@ export const MIN_ELEMS = 256;
 const THREAD_ELEMS = 1 << 15;
 /** Task units per thread, as matmul cuts them: a descheduled thread's share can be picked up. */
 const UNITS_PER_THREAD = 4;
-const ROW = { rms: 0, ln: 1, softmax: 2, gelu: 3 } as const;
+const ROW = { rms: 0, ln: 1, softmax: 2, gelu: 3, sigmoid: 4 } as const;
 
 const bits = new Int32Array(1), asFloat = new Float32Array(bits.buffer);
 /** A float's bits as an i32 (row kernels take float parameters so). */
@@ -148,6 +148,16 @@ export function simdSoftmax(out: View, x: View): boolean {
 
 /** gelu (tanh form) on the SIMD tier, elementwise over a contiguous x, in blocks of 4 floats. */
 export function simdGelu(out: View, x: View): boolean {
+  return elementwise("gelu", out, x);
+}
+
+/** sigmoid on the SIMD tier, elementwise over a contiguous x (silu is x times it). */
+export function simdSigmoid(out: View, x: View): boolean {
+  return elementwise("sigmoid", out, x);
+}
+
+/** An elementwise row kernel over a contiguous x, in blocks of 4 floats. */
+function elementwise(k: "gelu" | "sigmoid", out: View, x: View): boolean {
   const flat = { ...x, shape: [numel(x.shape)], strides: [1] };
   let expect = 1;
   for (let d = x.shape.length - 1; d >= 0; d--) {
@@ -155,6 +165,28 @@ export function simdGelu(out: View, x: View): boolean {
     expect *= x.shape[d];
   }
   return run(out, flat, 0, [], (h, s, [xa, oa]) => {
-    dispatch(h, "gelu", s.np / 4, s.np, (r, n) => [xa + r * 16, oa + r * 16, n * 16]);
+    dispatch(h, k, s.np / 4, s.np, (r, n) => [xa + r * 16, oa + r * 16, n * 16]);
   });
 }
+
+/**
+ * softmax in place over rows already in the heap, `ld` bytes apart from byte `addr`: row r
+ * covers its first widths[r] floats (a multiple of 4, padded with -inf), the fused attention's
+ * causal scores. Rows go to the pool in runs of ROWS_PER_UNIT, one record per row.
+ */
+export function heapSoftmax(heap: WasmHeap, addr: number, ld: number, widths: Int32Array): void {
+  const rows = widths.length, units = Math.ceil(rows / ROWS_PER_UNIT);
+  let size = 0;
+  for (let r = 0; r < rows; r++) size += widths[r];
+  const recs = new Int32Array(units * ROWS_PER_UNIT * RECORD_INTS); // past `rows`: 0 rows, no-ops
+  for (let r = 0; r < units * ROWS_PER_UNIT; r++) {
+    const i = r * RECORD_INTS, x = addr + r * ld;
+    recs[i] = ROW_DRIVER_BASE + ROW.softmax;
+    if (r < rows) recs.set([x, x, widths[r] * 4, 1], i + 1);
+  }
+  const threads = size < THREAD_ELEMS ? 1 : poolThreads();
+  runUnits(heap, recs, units, { steps: ROWS_PER_UNIT, threads });
+}
+
+/** Rows of `heapSoftmax` one task unit takes. */
+const ROWS_PER_UNIT = 16;
