@@ -1,10 +1,9 @@
-// The family-agnostic DecoderShape and KV cache of a decoder whose config uses the common HF key
-// names (num_hidden_layers, num_attention_heads, ...), and the inputs of one forward. Shared by
-// the Gemma 2 and GPT-NeoX models; builds no modules.
+// The family-agnostic DecoderShape of a decoder whose config uses the common HF key names
+// (num_hidden_layers, num_attention_heads, ...), and the inputs of one forward. Shared by the
+// families other than GPT-2; builds no modules.
 
 import { arange, type Device, type Tensor } from "../engine/mod.ts";
 import type { CausalLMForwardOptions, DecoderShape, KVCacheLike } from "./causal_lm.ts";
-import { KVCache } from "./kv_cache.ts";
 
 /** The config keys {@link decoderShape} reads (HF names; ids already parsed). */
 export interface CommonDecoderConfig {
@@ -56,25 +55,6 @@ export function decoderShape(
     eosTokenIds: c.eos_token_id,
     padTokenId: c.pad_token_id,
   };
-}
-
-/**
- * A KV cache sized by `shape` for `batch` rows on `device`.
- *
- * @example
- * ```ts
- * import { decoderShape, newKVCache } from "./_decoder_shape.ts";
- * const s = decoderShape({ model_type: "x", num_hidden_layers: 2, hidden_size: 8, num_attention_heads: 2, max_position_embeddings: 16, vocab_size: 10, bos_token_id: null, eos_token_id: [], pad_token_id: null });
- * newKVCache(s, "cpu", { batch: 1 }).length; // 0
- * ```
- */
-export function newKVCache(
-  shape: DecoderShape,
-  device: Device,
-  opts: { batch: number; capacity?: number },
-): KVCache {
-  const { numLayers, numKvHeads, headDim } = shape;
-  return new KVCache({ numLayers, numKvHeads, headDim }, { ...opts, device });
 }
 
 /** What a decoder stack's forward derives from its ids and options before embedding. */

@@ -21,6 +21,16 @@ export type {
   DecoderShape,
   KVCacheLike,
 } from "./causal_lm.ts";
+export {
+  type CausalLMOptions,
+  DecoderForCausalLM,
+  type DecoderParts,
+  type DecoderStack,
+  type LogitHead,
+  ModelTreeForCausalLM,
+  type ModelTreeOptions,
+} from "./_causal_lm.ts";
+export type { DecoderConfigFields } from "./_config_common.ts";
 export type { Family } from "./family.ts";
 export { FAMILIES, familyOf } from "./families.ts";
 export * from "./gpt2/mod.ts";

@@ -1,14 +1,17 @@
 // config.json of Gemma 2 (model_type "gemma2"): HF key names read, Gemma2Config's defaults
 // filled in, values checked. Pure data; builds nothing.
 
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import {
   activationValue,
   boolValue,
-  dtypeValue,
-  idListValue,
   intValue,
-  optIdValue,
   optPositiveValue,
   positiveValue,
   withDefaults,
@@ -28,25 +31,13 @@ export type Gemma2LayerType = "full_attention" | "sliding_attention";
  * c.layer_types; // ["sliding_attention", "full_attention", "sliding_attention"]
  * ```
  */
-export interface Gemma2Config {
+export interface Gemma2Config extends DecoderConfigFields {
   /** Always "gemma2". */
   model_type: "gemma2";
-  /** Width of the residual stream. */
-  hidden_size: number;
-  /** Width of the gated MLP. */
-  intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Query heads. */
-  num_attention_heads: number;
   /** Key/value heads (grouped-query attention). */
   num_key_value_heads: number;
   /** Channels per head (independent of hidden_size / heads). */
   head_dim: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every RMSNorm. */
   rms_norm_eps: number;
   /** Rotary base. */
@@ -63,18 +54,8 @@ export interface Gemma2Config {
   hidden_activation: ActivationName;
   /** Biases on q/k/v/o. */
   attention_bias: boolean;
-  /** lm_head.weight is embed_tokens.weight. */
-  tie_word_embeddings: boolean;
   /** Per layer (default: even layers sliding, odd layers full). */
   layer_types: Gemma2LayerType[];
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids. */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype, or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 /** Gemma2Config's defaults (gemma-2-9b's shape). */
@@ -100,6 +81,44 @@ const DEFAULTS: Record<string, unknown> = {
 
 const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
 
+const isLayerType = (t: unknown): t is Gemma2LayerType =>
+  typeof t === "string" && LAYER_TYPES.includes(t);
+
+/**
+ * `src.layer_types` (default: every `pattern`-th layer full, the others sliding), one known
+ * entry per layer, or a RangeError that quotes the value. Gemma 3 reads its layers the same way.
+ *
+ * @example
+ * ```ts
+ * import { gemmaLayerTypes } from "./config.ts";
+ * gemmaLayerTypes({}, 3, 2); // ["sliding_attention", "full_attention", "sliding_attention"]
+ * ```
+ */
+export function gemmaLayerTypes(
+  src: Record<string, unknown>,
+  layers: number,
+  pattern: number,
+): Gemma2LayerType[] {
+  const types = src.layer_types ??
+    Array.from(
+      { length: layers },
+      (_, i) => (i + 1) % pattern ? "sliding_attention" : "full_attention",
+    );
+  if (!Array.isArray(types) || types.length !== layers) {
+    throw new RangeError(
+      `Config "layer_types" is "${JSON.stringify(types)}": give one entry per layer (${layers})`,
+    );
+  }
+  for (const t of types) {
+    if (!isLayerType(t)) {
+      throw new RangeError(
+        `Config "layer_types" has "${t}": use "full_attention" or "sliding_attention"`,
+      );
+    }
+  }
+  return types;
+}
+
 /**
  * Validates a Gemma 2 config.json object and fills in Gemma2Config's defaults. Throws
  * TypeError/RangeError naming the key, the value and what is allowed.
@@ -113,38 +132,15 @@ const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
 export function parseGemma2Config(json: unknown): Gemma2Config {
   const src = withDefaults(json, "gemma2", "Gemma 2", DEFAULTS);
   const heads = intValue(src, "num_attention_heads");
-  const kv = intValue(src, "num_key_value_heads");
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
+  const kv = kvHeadsValue(src, heads);
   const layers = intValue(src, "num_hidden_layers");
   src.hidden_activation ??= src.hidden_act ?? "gelu_pytorch_tanh";
-  const types = src.layer_types ??
-    Array.from({ length: layers }, (_, i) => (i + 1) % 2 ? "sliding_attention" : "full_attention");
-  if (!Array.isArray(types) || types.length !== layers) {
-    throw new RangeError(
-      `Config "layer_types" is "${JSON.stringify(types)}": give one entry per layer (${layers})`,
-    );
-  }
-  for (const t of types) {
-    if (!LAYER_TYPES.includes(t)) {
-      throw new RangeError(
-        `Config "layer_types" has "${t}": use "full_attention" or "sliding_attention"`,
-      );
-    }
-  }
+  const types = gemmaLayerTypes(src, layers, 2);
   return {
     model_type: "gemma2",
-    hidden_size: intValue(src, "hidden_size"),
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
+    ...sizeFields(src),
     num_key_value_heads: kv,
     head_dim: intValue(src, "head_dim"),
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
-    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: positiveValue(src, "rms_norm_eps"),
     rope_theta: positiveValue(src, "rope_theta"),
     query_pre_attn_scalar: positiveValue(src, "query_pre_attn_scalar"),
@@ -153,11 +149,7 @@ export function parseGemma2Config(json: unknown): Gemma2Config {
     final_logit_softcapping: optPositiveValue(src, "final_logit_softcapping"),
     hidden_activation: activationValue(src, "hidden_activation"),
     attention_bias: boolValue(src, "attention_bias", false),
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", true),
-    layer_types: types as Gemma2LayerType[],
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: idListValue(src, "eos_token_id"),
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: dtypeValue(src),
+    layer_types: types,
+    ...tokenFields(src, true),
   };
 }

@@ -3,20 +3,18 @@
 // post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
+import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
-import { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { type Gemma2Config, parseGemma2Config } from "./config.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 
 /** The config keys a Gemma decoder layer reads (Gemma 2's and Gemma 3's configs both hold them). */
 export type GemmaLayerConfig = Pick<
@@ -176,48 +174,24 @@ export class Gemma2Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "gemma2 model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("gemma2 model", inputIds, opts, this.#device);
     const embeds = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const positionEmbeddings = this.rotary_emb.call(embeds, positionIds);
+    const ctx = rotaryContext(embeds, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      slidingWindow: this.#config.sliding_window,
+    });
     // HF multiplies by sqrt(hidden) in the activations' dtype: float32 here.
     let x = embeds.mul(Math.sqrt(this.#config.hidden_size)); // (B, T, C)
-    const mask = opts.attentionMask, window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings,
-      bias: attentionBias(B, T, past, mask, this.#device),
-      slidingBias: attentionBias(B, T, past, mask, this.#device, window),
-      cache,
-    };
     for (const layer of this.layers) [x] = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
 /** Options of the Gemma2ForCausalLM constructor. */
-export interface Gemma2ModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type Gemma2ModelOptions = CausalLMOptions;
 
 /** Where Gemma 2's parts sit in the module tree. */
-export const GEMMA2_PATHS: DecoderPaths = Object.freeze({
-  layers: "model.layers",
-  attention: "self_attn",
-  mlp: "mlp",
-  finalNorm: "model.norm",
-  lmHead: "lm_head",
-  embed: "model.embed_tokens",
-  layerReturnsTuple: true,
-});
+export const GEMMA2_PATHS: DecoderPaths = modelLayersPaths(true);
 
 /**
  * Gemma 2 with its LM head (HF Gemma2ForCausalLM): ids (B, T) -> logits (B, T, V), softcapped
@@ -232,48 +206,14 @@ export const GEMMA2_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Gemma2ForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: Gemma2Config;
-  /** The device the model computes on. */
-  readonly device: Device;
-  /** The decoder stack. */
-  readonly model: Gemma2Model;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = GEMMA2_PATHS;
-
+export class Gemma2ForCausalLM extends ModelTreeForCausalLM<Gemma2Config, Gemma2Model> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Gemma2Config> | Gemma2Config = {}, opts: Gemma2ModelOptions = {}) {
-    super();
-    const c = this.config = parseGemma2Config(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.model = this.addModule("model", new Gemma2Model(c, this.device, w));
-    this.lm_head = this.addModule(
-      "lm_head",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return newKVCache(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n, final-softcapped. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    const logits = this.lm_head.call(h); // (B, n, V)
-    const cap = this.config.final_logit_softcapping;
-    return cap === null ? logits : logits.div(cap).tanh().mul(cap);
+    const c = parseGemma2Config(config);
+    super(c, (c, device, w) => new Gemma2Model(c, device, w), {
+      paths: GEMMA2_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
+      finalSoftcap: (c) => c.final_logit_softcapping,
+    }, opts);
   }
 }

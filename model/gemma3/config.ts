@@ -2,15 +2,19 @@
 // rope_theta / rope_local_base_freq / rope_scaling, or transformers 5's per-layer-type
 // rope_parameters), Gemma3TextConfig's defaults filled in, values checked. Pure data.
 
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
+import { gemmaLayerTypes } from "../gemma2/config.ts";
 import {
   activationValue,
   boolValue,
-  dtypeValue,
-  idListValue,
   intValue,
-  optIdValue,
   optPositiveValue,
   positiveValue,
   withDefaults,
@@ -30,25 +34,13 @@ export type Gemma3LayerType = "full_attention" | "sliding_attention";
  * c.layer_types[5]; // "full_attention": every 6th layer is global
  * ```
  */
-export interface Gemma3Config {
+export interface Gemma3Config extends DecoderConfigFields {
   /** Always "gemma3_text". */
   model_type: "gemma3_text";
-  /** Width of the residual stream. */
-  hidden_size: number;
-  /** Width of the gated MLP. */
-  intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Query heads. */
-  num_attention_heads: number;
   /** Key/value heads (grouped-query attention). */
   num_key_value_heads: number;
   /** Channels per head (independent of hidden_size / heads). */
   head_dim: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every RMSNorm (q_norm and k_norm too). */
   rms_norm_eps: number;
   /** Rotary base of the global (full-attention) layers. */
@@ -69,18 +61,8 @@ export interface Gemma3Config {
   hidden_activation: ActivationName;
   /** Biases on q/k/v/o. */
   attention_bias: boolean;
-  /** lm_head.weight is embed_tokens.weight. */
-  tie_word_embeddings: boolean;
   /** Per layer (default: every `sliding_window_pattern`-th layer full, the others sliding). */
   layer_types: Gemma3LayerType[];
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids. */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype, or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 /** Gemma3TextConfig's defaults (gemma-3-4b's text shape). */
@@ -103,7 +85,6 @@ const DEFAULTS: Record<string, unknown> = {
   bos_token_id: 2,
 };
 
-const LAYER_TYPES: readonly string[] = ["full_attention", "sliding_attention"];
 const GLOBAL_ROPE: readonly string[] = ["default", "linear"];
 
 type Rope = Record<string, unknown>;
@@ -146,12 +127,7 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
   }
   const src = withDefaults(json, "gemma3_text", "Gemma 3", DEFAULTS);
   const heads = intValue(src, "num_attention_heads");
-  const kv = intValue(src, "num_key_value_heads");
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
+  const kv = kvHeadsValue(src, heads);
   if (src.use_bidirectional_attention === true) {
     throw new RangeError(
       `Config "use_bidirectional_attention" is "true": tsight runs Gemma 3 causally only; use a causal checkpoint`,
@@ -161,23 +137,7 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
   src.hidden_activation ??= src.hidden_act ?? "gelu_pytorch_tanh";
   src.sliding_window_pattern ??= src._sliding_window_pattern ?? 6;
   const pattern = intValue(src, "sliding_window_pattern");
-  const types = src.layer_types ??
-    Array.from(
-      { length: layers },
-      (_, i) => (i + 1) % pattern ? "sliding_attention" : "full_attention",
-    );
-  if (!Array.isArray(types) || types.length !== layers) {
-    throw new RangeError(
-      `Config "layer_types" is "${JSON.stringify(types)}": give one entry per layer (${layers})`,
-    );
-  }
-  for (const t of types) {
-    if (!LAYER_TYPES.includes(t)) {
-      throw new RangeError(
-        `Config "layer_types" has "${t}": use "full_attention" or "sliding_attention"`,
-      );
-    }
-  }
+  const types = gemmaLayerTypes(src, layers, pattern);
   const { global, local } = ropeOf(src);
   if (!GLOBAL_ROPE.includes(ropeKind(global))) {
     throw new RangeError(
@@ -203,14 +163,9 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
   }
   return {
     model_type: "gemma3_text",
-    hidden_size: intValue(src, "hidden_size"),
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
+    ...sizeFields(src),
     num_key_value_heads: kv,
     head_dim: intValue(src, "head_dim"),
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
-    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: positiveValue(src, "rms_norm_eps"),
     rope_theta: positiveValue(src, "rope_theta"),
     rope_local_base_freq: positiveValue(src, "rope_local_base_freq"),
@@ -221,11 +176,7 @@ export function parseGemma3Config(json: unknown): Gemma3Config {
     final_logit_softcapping: optPositiveValue(src, "final_logit_softcapping"),
     hidden_activation: activationValue(src, "hidden_activation"),
     attention_bias: boolValue(src, "attention_bias", false),
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", true),
-    layer_types: types as Gemma3LayerType[],
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: idListValue(src, "eos_token_id"),
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: dtypeValue(src),
+    layer_types: types,
+    ...tokenFields(src, true),
   };
 }

@@ -1,15 +1,9 @@
 // Gemma 3 text's entry in the family registry: build from config.json, load save_pretrained
 // checkpoints (tied head by default), seeded random init as HF's _init_weights does.
 
-import { Rng } from "../../engine/mod.ts";
 import type { Family } from "../family.ts";
-import { initNormal, loadCheckpoint } from "../weights.ts";
+import { decoderFamily } from "../_decoder_family.ts";
 import { Gemma3ForCausalLM } from "./model.ts";
-
-const tiedOf = (m: Gemma3ForCausalLM) =>
-  m.config.tie_word_embeddings
-    ? { head: "lm_head.weight", embed: "model.embed_tokens.weight" }
-    : null;
 
 /**
  * Gemma 3 text (model_type "gemma3_text", Gemma3ForCausalLM); the multimodal "gemma3" config is
@@ -22,7 +16,7 @@ const tiedOf = (m: Gemma3ForCausalLM) =>
  * m.paths.layers; // "model.layers"
  * ```
  */
-export const GEMMA3_FAMILY: Family = {
+export const GEMMA3_FAMILY: Family = decoderFamily({
   name: "Gemma 3",
   modelTypes: ["gemma3_text"],
   architectures: ["Gemma3ForCausalLM"],
@@ -31,20 +25,7 @@ export const GEMMA3_FAMILY: Family = {
       `model_type "gemma3" is the multimodal Gemma3ForConditionalGeneration: tsight loads the text-only Gemma 3 (model_type "gemma3_text", Gemma3ForCausalLM, e.g. google/gemma-3-1b-it or gemma-3-270m)`,
   },
   create: (config, opts) => new Gemma3ForCausalLM(config, opts),
-  loadWeights: (model, source) => {
-    const m = model as Gemma3ForCausalLM, c = m.config;
-    return loadCheckpoint(m, source, {
-      describe:
-        `Gemma 3 (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
-      tied: tiedOf(m),
-      buffers: /\.rotary_emb(_local)?\.\w*inv_freq$|\.embed_tokens\.embed_scale$/,
-      device: m.device,
-    });
-  },
-  initRandom: (model, seed) => {
-    const m = model as Gemma3ForCausalLM;
-    // Gemma's norms scale by (1 + w): HF initialises w to 0.
-    initNormal(m, new Rng(seed), { std: 0.02, device: m.device, tied: tiedOf(m), normValue: 0 });
-    return m;
-  },
-};
+  buffers: /\.rotary_emb(_local)?\.\w*inv_freq$|\.embed_tokens\.embed_scale$/,
+  // Gemma's norms scale by (1 + w): HF initialises w to 0.
+  normValue: 0,
+});

@@ -4,20 +4,17 @@
 // model.rotary_emb (global), model.rotary_emb_local, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext } from "../layers/attention.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { ScaledEmbedding } from "../layers/embedding.ts";
-import { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding, roundToDtype } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { Gemma2DecoderLayer } from "../gemma2/model.ts";
 import { type Gemma3Config, parseGemma3Config } from "./config.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
  * One Gemma 3 layer (HF Gemma3DecoderLayer): Gemma 2's layer (sandwich of (1 + w) RMSNorms around
@@ -104,47 +101,23 @@ export class Gemma3TextModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "gemma3_text model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("gemma3_text model", inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C), already scaled
-    this.rotary_emb.ensure(past + T);
-    this.rotary_emb_local.ensure(past + T);
-    const mask = opts.attentionMask, window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      slidingPositionEmbeddings: this.rotary_emb_local.call(x, positionIds),
-      bias: attentionBias(B, T, past, mask, this.#device),
-      slidingBias: attentionBias(B, T, past, mask, this.#device, window),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      slidingRotary: this.rotary_emb_local,
+      slidingWindow: this.#config.sliding_window,
+    });
     for (const layer of this.layers) [x] = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
 /** Options of the Gemma3ForCausalLM constructor. */
-export interface Gemma3ModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type Gemma3ModelOptions = CausalLMOptions;
 
 /** Where Gemma 3's parts sit in the module tree. */
-export const GEMMA3_PATHS: DecoderPaths = Object.freeze({
-  layers: "model.layers",
-  attention: "self_attn",
-  mlp: "mlp",
-  finalNorm: "model.norm",
-  lmHead: "lm_head",
-  embed: "model.embed_tokens",
-  layerReturnsTuple: true,
-});
+export const GEMMA3_PATHS: DecoderPaths = modelLayersPaths(true);
 
 /**
  * Gemma 3 text with its LM head (HF Gemma3ForCausalLM): ids (B, T) -> logits (B, T, V),
@@ -160,48 +133,14 @@ export const GEMMA3_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Gemma3ForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: Gemma3Config;
-  /** The device the model computes on. */
-  readonly device: Device;
-  /** The decoder stack. */
-  readonly model: Gemma3TextModel;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = GEMMA3_PATHS;
-
+export class Gemma3ForCausalLM extends ModelTreeForCausalLM<Gemma3Config, Gemma3TextModel> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Gemma3Config> | Gemma3Config = {}, opts: Gemma3ModelOptions = {}) {
-    super();
-    const c = this.config = parseGemma3Config(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.model = this.addModule("model", new Gemma3TextModel(c, this.device, w));
-    this.lm_head = this.addModule(
-      "lm_head",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return newKVCache(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n, final-softcapped if set. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    const logits = this.lm_head.call(h); // (B, n, V)
-    const cap = this.config.final_logit_softcapping;
-    return cap === null ? logits : logits.div(cap).tanh().mul(cap);
+    const c = parseGemma3Config(config);
+    super(c, (c, device, w) => new Gemma3TextModel(c, device, w), {
+      paths: GEMMA3_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
+      finalSoftcap: (c) => c.final_logit_softcapping,
+    }, opts);
   }
 }

@@ -2,16 +2,9 @@
 // for line. Every submodule runs through `call()` so hooks fire; forward passes are synchronous.
 
 import { arange, attention, type Device, slice, type Tensor } from "../../engine/mod.ts";
-import type {
-  CausalLM,
-  CausalLMForwardOptions,
-  DecoderPaths,
-  DecoderShape,
-  KVCacheLike,
-} from "../causal_lm.ts";
+import { DecoderForCausalLM } from "../_causal_lm.ts";
+import type { CausalLMForwardOptions, DecoderPaths, KVCacheLike } from "../causal_lm.ts";
 import { type GPT2Config, parseGPT2Config } from "../config.ts";
-import { Generator } from "../generator.ts";
-import { cacheFor, type KVCache } from "../kv_cache.ts";
 import { Activation } from "../layers/activation.ts";
 import { ATTENTION_POINTS, attentionBias, weightsObserved } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
@@ -21,7 +14,6 @@ import { newParameter } from "../layers/parameter.ts";
 import { Module, ModuleList } from "../module.ts";
 import { BaseModelOutput } from "../outputs.ts";
 import { Conv1D, LMHead } from "./layers.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 
 const ALL = slice();
 
@@ -309,61 +301,39 @@ export interface GPT2ModelOptions {
  * model.transformer.h.at(-1).attn.path; // "transformer.h.1.attn"
  * ```
  */
-export class GPT2LMHeadModel extends Module implements CausalLM {
-  /** The validated config (HuggingFace key names). */
-  readonly config: GPT2Config;
-  /** The device the weights were created on. */
-  readonly device: Device;
+export class GPT2LMHeadModel extends DecoderForCausalLM<GPT2Config, GPT2Model, LMHead> {
   /** The transformer (embeddings, blocks, ln_f). */
-  readonly transformer: GPT2Model;
+  readonly transformer: GPT2Model = this.stack;
   /** Logits from ln_f output, tied to transformer.wte by default. */
-  readonly lm_head: LMHead;
-  /** Identity called by generate() with all ids; its child streamer sees each step. */
-  readonly generator: Generator;
-  /** The numbers generation needs, under family-agnostic names. */
-  readonly shape: DecoderShape;
-  /** Where the layers, final norm, head and embedding sit. */
-  readonly paths: DecoderPaths = GPT2_PATHS;
+  readonly lm_head: LMHead = this.head;
 
   /** Builds the module tree with zero (or placeholder) weights; `config` is parsed (defaults = GPT-2 small). */
   constructor(config: Partial<GPT2Config> | GPT2Config = {}, opts: GPT2ModelOptions = {}) {
-    super();
-    this.config = parseGPT2Config(config);
-    this.device = opts.device ?? "cpu";
-    const weights: Device = opts.empty ? "meta" : this.device;
-    this.transformer = this.addModule(
-      "transformer",
-      new GPT2Model(this.config, this.device, weights),
-    );
-    this.lm_head = this.addModule("lm_head", new LMHead(this.transformer.wte));
-    if (!this.config.tie_word_embeddings) {
-      this.lm_head.untie(newParameter([this.config.vocab_size, this.config.n_embd], weights));
-    }
-    this.generator = this.addModule("generator", new Generator());
-    const c = this.config;
-    this.shape = {
-      modelType: "gpt2",
-      numLayers: c.n_layer,
-      hiddenSize: c.n_embd,
-      numHeads: c.n_head,
-      numKvHeads: c.n_head,
-      headDim: c.n_embd / c.n_head,
-      maxPositions: c.n_positions,
-      vocabSize: c.vocab_size,
-      bosTokenId: c.bos_token_id,
-      eosTokenIds: c.eos_token_id === null ? [] : [c.eos_token_id],
-      padTokenId: null,
-    };
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return cacheFor(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
-  forward(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
-    const h = this.transformer.call(inputIds, opts)[0]; // (B, T, C)
-    return this.lm_head.call(keepLastPositions(h, opts.logitsToKeep)); // (B, n, V)
+    const c = parseGPT2Config(config);
+    super({
+      config: c,
+      stackName: "transformer",
+      stack: (c, device, w) => new GPT2Model(c, device, w),
+      headName: "lm_head",
+      head: (c, transformer, w) => {
+        const head = new LMHead(transformer.wte);
+        if (!c.tie_word_embeddings) head.untie(newParameter([c.vocab_size, c.n_embd], w));
+        return head;
+      },
+      shape: {
+        modelType: "gpt2",
+        numLayers: c.n_layer,
+        hiddenSize: c.n_embd,
+        numHeads: c.n_head,
+        numKvHeads: c.n_head,
+        headDim: c.n_embd / c.n_head,
+        maxPositions: c.n_positions,
+        vocabSize: c.vocab_size,
+        bosTokenId: c.bos_token_id,
+        eosTokenIds: c.eos_token_id === null ? [] : [c.eos_token_id],
+        padTokenId: null,
+      },
+      paths: GPT2_PATHS,
+    }, opts);
   }
 }

@@ -1,15 +1,13 @@
 // config.json of GPT-NeoX / Pythia (model_type "gpt_neox"): HF key names read (rotary_pct and
 // rotary_emb_base, or their newer names), GPTNeoXConfig's defaults filled in, values checked.
 
+import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
 import {
   activationValue,
   boolValue,
-  dtypeValue,
-  idListValue,
   intValue,
-  optIdValue,
   positiveValue,
   withDefaults,
 } from "../_config_values.ts";
@@ -24,21 +22,11 @@ import {
  * parseGPTNeoXConfig({ model_type: "gpt_neox", rotary_pct: 0.25 }).rotary_pct; // 0.25
  * ```
  */
-export interface GPTNeoXConfig {
+export interface GPTNeoXConfig extends DecoderConfigFields {
+  /** embed_out.weight is embed_in.weight (false for Pythia). */
+  tie_word_embeddings: boolean;
   /** Always "gpt_neox". */
   model_type: "gpt_neox";
-  /** Width of the residual stream. */
-  hidden_size: number;
-  /** Width of the MLP. */
-  intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Heads (hidden_size / heads channels each). */
-  num_attention_heads: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every LayerNorm. */
   layer_norm_eps: number;
   /** Fraction of each head that rotates (`rotary_pct`, or `partial_rotary_factor`). */
@@ -53,16 +41,6 @@ export interface GPTNeoXConfig {
   hidden_act: ActivationName;
   /** Biases on query_key_value and dense. */
   attention_bias: boolean;
-  /** embed_out.weight is embed_in.weight (false for Pythia). */
-  tie_word_embeddings: boolean;
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids. */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype, or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 /** GPTNeoXConfig's defaults (gpt-neox-20b's shape). */
@@ -113,12 +91,7 @@ export function parseGPTNeoXConfig(json: unknown): GPTNeoXConfig {
   }
   return {
     model_type: "gpt_neox",
-    hidden_size: hidden,
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: intValue(src, "num_hidden_layers"),
-    num_attention_heads: heads,
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
-    vocab_size: intValue(src, "vocab_size"),
+    ...sizeFields(src),
     layer_norm_eps: positiveValue(src, "layer_norm_eps"),
     rotary_pct: pct,
     rotary_emb_base: positiveValue(src, "rotary_emb_base"),
@@ -126,10 +99,6 @@ export function parseGPTNeoXConfig(json: unknown): GPTNeoXConfig {
     use_parallel_residual: boolValue(src, "use_parallel_residual", true),
     hidden_act: activationValue(src, "hidden_act"),
     attention_bias: boolValue(src, "attention_bias", true),
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: idListValue(src, "eos_token_id"),
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: dtypeValue(src),
+    ...tokenFields(src, false),
   };
 }

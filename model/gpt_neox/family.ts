@@ -2,15 +2,9 @@
 // save_pretrained checkpoints (untied embed_out; old causal-mask and rotary buffers ignored),
 // seeded random init as HF's _init_weights does.
 
-import { Rng } from "../../engine/mod.ts";
 import type { Family } from "../family.ts";
-import { initNormal, loadCheckpoint } from "../weights.ts";
+import { decoderFamily } from "../_decoder_family.ts";
 import { GPTNeoXForCausalLM } from "./model.ts";
-
-const tiedOf = (m: GPTNeoXForCausalLM) =>
-  m.config.tie_word_embeddings
-    ? { head: "embed_out.weight", embed: "gpt_neox.embed_in.weight" }
-    : null;
 
 /**
  * GPT-NeoX and Pythia (model_type "gpt_neox", GPTNeoXForCausalLM).
@@ -22,25 +16,12 @@ const tiedOf = (m: GPTNeoXForCausalLM) =>
  * m.paths.lmHead; // "embed_out"
  * ```
  */
-export const GPT_NEOX_FAMILY: Family = {
+export const GPT_NEOX_FAMILY: Family = decoderFamily({
   name: "GPT-NeoX",
   modelTypes: ["gpt_neox"],
   architectures: ["GPTNeoXForCausalLM"],
   create: (config, opts) => new GPTNeoXForCausalLM(config, opts),
-  loadWeights: (model, source) => {
-    const m = model as GPTNeoXForCausalLM, c = m.config;
-    return loadCheckpoint(m, source, {
-      describe:
-        `GPT-NeoX (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
-      tied: tiedOf(m),
-      // Checkpoints written by older transformers keep these non-persistent buffers.
-      buffers: /\.attention\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/,
-      device: m.device,
-    });
-  },
-  initRandom: (model, seed) => {
-    const m = model as GPTNeoXForCausalLM;
-    initNormal(m, new Rng(seed), { std: 0.02, device: m.device, tied: tiedOf(m) });
-    return m;
-  },
-};
+  tiedNames: { head: "embed_out.weight", embed: "gpt_neox.embed_in.weight" },
+  // Checkpoints written by older transformers keep these non-persistent buffers.
+  buffers: /\.attention\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/,
+});

@@ -4,15 +4,14 @@
 // final_layer_norm, rotary_emb}, embed_out. Synchronous forward; every submodule via call().
 
 import { type Device, slice, type Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import { type CausalLMOptions, DecoderForCausalLM, linearHead } from "../_causal_lm.ts";
+import { decoderShape, forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { Activation } from "../layers/activation.ts";
 import {
   attendCausal,
   ATTENTION_POINTS,
-  attentionBias,
   type AttentionContext,
   weightsObserved,
 } from "../layers/attention.ts";
@@ -22,9 +21,8 @@ import { MLP_POINTS } from "../layers/mlp.ts";
 import { LayerNorm } from "../layers/norm.ts";
 import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { type GPTNeoXConfig, parseGPTNeoXConfig } from "./config.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 
 const ALL = slice();
 
@@ -241,32 +239,18 @@ export class GPTNeoXModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "gpt_neox model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("gpt_neox model", inputIds, opts, this.#device);
     let x = this.emb_dropout.call(this.embed_in.call(inputIds)); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+    });
     for (const layer of this.layers) [x] = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.final_layer_norm.call(x), cache);
+    return stackOutput(x, this.final_layer_norm, inputs.cache, inputs.T);
   }
 }
 
 /** Options of the GPTNeoXForCausalLM constructor. */
-export interface GPTNeoXModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type GPTNeoXModelOptions = CausalLMOptions;
 
 /** Where GPT-NeoX's parts sit in the module tree. */
 export const GPT_NEOX_PATHS: DecoderPaths = Object.freeze({
@@ -291,46 +275,24 @@ export const GPT_NEOX_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class GPTNeoXForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: GPTNeoXConfig;
-  /** The device the model computes on. */
-  readonly device: Device;
+export class GPTNeoXForCausalLM extends DecoderForCausalLM<GPTNeoXConfig, GPTNeoXModel, Linear> {
   /** The decoder stack. */
-  readonly gpt_neox: GPTNeoXModel;
+  readonly gpt_neox: GPTNeoXModel = this.stack;
   /** hidden -> vocab (no bias). */
-  readonly embed_out: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = GPT_NEOX_PATHS;
+  readonly embed_out: Linear = this.head;
 
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<GPTNeoXConfig> | GPTNeoXConfig = {}, opts: GPTNeoXModelOptions = {}) {
-    super();
-    const c = this.config = parseGPTNeoXConfig(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.gpt_neox = this.addModule("gpt_neox", new GPTNeoXModel(c, this.device, w));
-    this.embed_out = this.addModule(
-      "embed_out",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) this.embed_out.addParameter("weight", this.gpt_neox.embed_in.weight);
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = decoderShape(c);
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return newKVCache(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.gpt_neox.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    return this.embed_out.call(h); // (B, n, V)
+    const c = parseGPTNeoXConfig(config);
+    super({
+      config: c,
+      stackName: "gpt_neox",
+      stack: (c, device, w) => new GPTNeoXModel(c, device, w),
+      headName: "embed_out",
+      head: (c, m, w) =>
+        linearHead(c.hidden_size, c.vocab_size, m.embed_in, c.tie_word_embeddings, w),
+      shape: decoderShape(c),
+      paths: GPT_NEOX_PATHS,
+    }, opts);
   }
 }

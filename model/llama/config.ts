@@ -3,7 +3,13 @@
 
 import { type ActivationName, ACTIVATIONS } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
-import { boolValue, intValue, optIdValue } from "../_config_values.ts";
+import { boolValue, intValue } from "../_config_values.ts";
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 
 /** The model_type values this parser reads. */
 export const LLAMA_LIKE_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;
@@ -22,25 +28,13 @@ export type LlamaLikeType = typeof LLAMA_LIKE_TYPES[number];
  * c.head_dim; // 16
  * ```
  */
-export interface LlamaConfig {
+export interface LlamaConfig extends DecoderConfigFields {
   /** Which family: "llama", "mistral", "qwen2" or "qwen3". */
   model_type: LlamaLikeType;
-  /** Width of the residual stream. */
-  hidden_size: number;
-  /** Width of the gated MLP. */
-  intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Query heads. */
-  num_attention_heads: number;
   /** Key/value heads (grouped-query attention). */
   num_key_value_heads: number;
   /** Channels per head (default hidden_size / num_attention_heads). */
   head_dim: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every RMSNorm. */
   rms_norm_eps: number;
   /** Rotary base. */
@@ -55,20 +49,10 @@ export interface LlamaConfig {
   mlp_bias: boolean;
   /** The MLP activation. */
   hidden_act: ActivationName;
-  /** lm_head.weight is embed_tokens.weight. */
-  tie_word_embeddings: boolean;
   /** Sliding-window width of the layers that use one, or null. */
   sliding_window: number | null;
   /** Per layer: "full_attention" or "sliding_attention". */
   layer_types: ("full_attention" | "sliding_attention")[];
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids (a config may give one or a list). */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype (`dtype`, or the older `torch_dtype`), or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 const DEFAULTS: Record<LlamaLikeType, Partial<Record<string, unknown>>> = {
@@ -153,12 +137,7 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   const heads = intValue(src, "num_attention_heads");
   src.num_key_value_heads ??= heads;
   src.head_dim ??= hidden / heads;
-  const kv = intValue(src, "num_key_value_heads");
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
+  const kv = kvHeadsValue(src, heads);
   const layers = intValue(src, "num_hidden_layers");
   const act = src.hidden_act ?? "silu";
   if (!ACTIVATIONS.includes(act as ActivationName)) {
@@ -176,13 +155,6 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   if (typeof theta !== "number" || !(theta > 0)) {
     throw new RangeError(`Config "rope_theta" is "${theta}": it must be a positive number`);
   }
-  const eosRaw = src.eos_token_id;
-  const eos = eosRaw === null || eosRaw === undefined
-    ? []
-    : Array.isArray(eosRaw)
-    ? eosRaw
-    : [eosRaw];
-  eos.forEach((id, i) => optIdValue({ [`eos_token_id[${i}]`]: id }, `eos_token_id[${i}]`));
   // Sliding windows: Mistral on every layer; Qwen2/Qwen3 only where layer_types says so.
   let window = src.sliding_window === undefined ? null : src.sliding_window as number | null;
   if ((type === "qwen2" || type === "qwen3") && !src.use_sliding_window) window = null;
@@ -208,14 +180,9 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
   }
   return {
     model_type: type,
-    hidden_size: hidden,
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
+    ...sizeFields(src),
     num_key_value_heads: kv,
     head_dim: intValue(src, "head_dim"),
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
-    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: eps,
     rope_theta: theta,
     rope_scaling: (src.rope_scaling ?? (rp && rp.rope_type !== "default" ? rp : null)) as
@@ -225,14 +192,8 @@ export function parseLlamaConfig(json: unknown): LlamaConfig {
     attention_bias: boolValue(src, "attention_bias", false),
     mlp_bias: boolValue(src, "mlp_bias", false),
     hidden_act: act as ActivationName,
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
     sliding_window: window,
     layer_types: layerTypes.map((t) => (window === null ? "full_attention" : t)),
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: eos as number[],
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: typeof (src.dtype ?? src.torch_dtype) === "string"
-      ? (src.dtype ?? src.torch_dtype) as string
-      : null,
+    ...tokenFields(src, false),
   };
 }

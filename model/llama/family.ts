@@ -1,16 +1,10 @@
 // The Llama-style families' entry in the registry (llama, mistral, qwen2, qwen3): build from
 // config.json, load save_pretrained checkpoints (tied or untied heads), seeded random init.
 
-import { Rng } from "../../engine/mod.ts";
 import type { Family } from "../family.ts";
-import { initNormal, loadCheckpoint } from "../weights.ts";
+import { decoderFamily } from "../_decoder_family.ts";
 import { LLAMA_LIKE_TYPES } from "./config.ts";
 import { LlamaForCausalLM } from "./model.ts";
-
-const tiedOf = (m: LlamaForCausalLM) =>
-  m.config.tie_word_embeddings
-    ? { head: "lm_head.weight", embed: "model.embed_tokens.weight" }
-    : null;
 
 const NAMES: Record<string, string> = {
   llama: "Llama",
@@ -29,7 +23,7 @@ const NAMES: Record<string, string> = {
  * m.paths.layers; // "model.layers"
  * ```
  */
-export const LLAMA_FAMILY: Family = {
+export const LLAMA_FAMILY: Family = decoderFamily({
   name: "Llama",
   modelTypes: LLAMA_LIKE_TYPES,
   architectures: [
@@ -39,20 +33,6 @@ export const LLAMA_FAMILY: Family = {
     "Qwen3ForCausalLM",
   ],
   create: (config, opts) => new LlamaForCausalLM(config, opts),
-  loadWeights: (model, source) => {
-    const m = model as LlamaForCausalLM, c = m.config;
-    return loadCheckpoint(m, source, {
-      describe: `${
-        NAMES[c.model_type]
-      } (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${c.vocab_size})`,
-      tied: tiedOf(m),
-      buffers: /\.rotary_emb\.inv_freq$/,
-      device: m.device,
-    });
-  },
-  initRandom: (model, seed) => {
-    const m = model as LlamaForCausalLM;
-    initNormal(m, new Rng(seed), { std: 0.02, device: m.device, tied: tiedOf(m) });
-    return m;
-  },
-};
+  label: (m) => NAMES[m.config.model_type],
+  buffers: /\.rotary_emb\.inv_freq$/,
+});

@@ -2,20 +2,19 @@
 // model.embed_tokens, model.layers[i].{input_layernorm, self_attn, post_attention_layernorm,
 // mlp}, model.norm, model.rotary_emb, lm_head. Synchronous forward; every submodule via call().
 
-import { arange, type Device, type Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import { cacheFor, type KVCache } from "../kv_cache.ts";
-import { attentionBias, type AttentionContext, SelfAttention } from "../layers/attention.ts";
+import type { Device, Tensor } from "../../engine/mod.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import { type AttentionContext, SelfAttention } from "../layers/attention.ts";
 import { Embedding } from "../layers/embedding.ts";
-import { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { type LlamaConfig, parseLlamaConfig } from "./config.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
  * One decoder layer (HF LlamaDecoderLayer and its Mistral/Qwen twins): pre-norm attention and
@@ -140,51 +139,22 @@ export class LlamaModel extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    if (inputIds.ndim !== 2 || inputIds.dtype !== "int32") {
-      throw new TypeError(
-        `${this.#config.model_type} model: input ids must be an int32 (B, T) tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
-      );
-    }
-    const [B, T] = inputIds.shape;
-    const cache = opts.cache ?? null;
-    const past = cache?.length ?? 0;
-    const positionIds = opts.positionIds ??
-      arange(past, past + T, 1, { device: this.#device }).reshape(1, T).expand(B, T); // (B, T)
+    const inputs = forwardInputs(`${this.#config.model_type} model`, inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
-      slidingBias: window === null
-        ? null
-        : attentionBias(B, T, past, opts.attentionMask, this.#device, window),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      slidingWindow: this.#config.sliding_window,
+    });
     for (const layer of this.layers) x = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
 /** Options of the LlamaForCausalLM constructor. */
-export interface LlamaModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type LlamaModelOptions = CausalLMOptions;
 
 /** Where the Llama-style families' parts sit in the module tree. */
-export const LLAMA_PATHS: DecoderPaths = Object.freeze({
-  layers: "model.layers",
-  attention: "self_attn",
-  mlp: "mlp",
-  finalNorm: "model.norm",
-  lmHead: "lm_head",
-  embed: "model.embed_tokens",
-  layerReturnsTuple: false,
-});
+export const LLAMA_PATHS: DecoderPaths = modelLayersPaths(false);
 
 /**
  * A Llama-style decoder with its LM head (HF LlamaForCausalLM, MistralForCausalLM,
@@ -199,60 +169,13 @@ export const LLAMA_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class LlamaForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: LlamaConfig;
-  /** The device the model computes on. */
-  readonly device: Device;
-  /** The decoder stack. */
-  readonly model: LlamaModel;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = LLAMA_PATHS;
-
+export class LlamaForCausalLM extends ModelTreeForCausalLM<LlamaConfig, LlamaModel> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<LlamaConfig> | LlamaConfig = {}, opts: LlamaModelOptions = {}) {
-    super();
-    const c = this.config = parseLlamaConfig(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.model = this.addModule("model", new LlamaModel(c, this.device, w));
-    this.lm_head = this.addModule(
-      "lm_head",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) {
-      this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
-    }
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = {
-      modelType: c.model_type,
-      numLayers: c.num_hidden_layers,
-      hiddenSize: c.hidden_size,
-      numHeads: c.num_attention_heads,
-      numKvHeads: c.num_key_value_heads,
-      headDim: c.head_dim,
-      maxPositions: c.max_position_embeddings,
-      vocabSize: c.vocab_size,
-      bosTokenId: c.bos_token_id,
-      eosTokenIds: c.eos_token_id,
-      padTokenId: c.pad_token_id,
-    };
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return cacheFor(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    return this.lm_head.call(h); // (B, n, V)
+    const c = parseLlamaConfig(config);
+    super(c, (c, device, w) => new LlamaModel(c, device, w), {
+      paths: LLAMA_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
+    }, opts);
   }
 }

@@ -1,15 +1,13 @@
 // config.json of OLMo 2 (model_type "olmo2"): HF key names read (rope_theta, or the newer
 // rope_parameters), Olmo2Config's defaults filled in, values checked. Pure data.
 
+import { type DecoderConfigFields, sizeFields, tokenFields } from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
 import {
   activationValue,
   boolValue,
-  dtypeValue,
-  idListValue,
   intValue,
-  optIdValue,
   positiveValue,
   withDefaults,
 } from "../_config_values.ts";
@@ -23,23 +21,11 @@ import {
  * parseOlmo2Config({ model_type: "olmo2", num_attention_heads: 4 }).num_key_value_heads; // 4
  * ```
  */
-export interface Olmo2Config {
+export interface Olmo2Config extends DecoderConfigFields {
   /** Always "olmo2". */
   model_type: "olmo2";
-  /** Width of the residual stream. */
-  hidden_size: number;
-  /** Width of the gated MLP. */
-  intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Query heads. */
-  num_attention_heads: number;
   /** Key/value heads (grouped-query attention). */
   num_key_value_heads: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every RMSNorm. */
   rms_norm_eps: number;
   /** Rotary base (`rope_theta`, or `rope_parameters.rope_theta`). */
@@ -50,16 +36,6 @@ export interface Olmo2Config {
   attention_bias: boolean;
   /** The MLP activation. */
   hidden_act: ActivationName;
-  /** lm_head.weight is embed_tokens.weight. */
-  tie_word_embeddings: boolean;
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids. */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype, or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 /** Olmo2Config's defaults. */
@@ -103,22 +79,13 @@ export function parseOlmo2Config(json: unknown): Olmo2Config {
   }
   return {
     model_type: "olmo2",
-    hidden_size: hidden,
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: intValue(src, "num_hidden_layers"),
-    num_attention_heads: heads,
+    ...sizeFields(src),
     num_key_value_heads: kv,
-    max_position_embeddings: intValue(src, "max_position_embeddings"),
-    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: positiveValue(src, "rms_norm_eps"),
     rope_theta: positiveValue(src, "rope_theta"),
     rope_scaling: (src.rope_scaling ?? null) as RopeScaling | null,
     attention_bias: boolValue(src, "attention_bias", false),
     hidden_act: activationValue(src, "hidden_act"),
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: idListValue(src, "eos_token_id"),
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: dtypeValue(src),
+    ...tokenFields(src, false),
   };
 }

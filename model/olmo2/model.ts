@@ -3,13 +3,11 @@
 // post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import type { KVCache } from "../kv_cache.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import {
   attendCausal,
   ATTENTION_POINTS,
-  attentionBias,
   type AttentionContext,
   weightsObserved,
 } from "../layers/attention.ts";
@@ -19,10 +17,10 @@ import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
-import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
+import type { BaseModelOutput } from "../outputs.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
 
 /**
  * HF Olmo2Attention: q_norm and k_norm are RMSNorms over the whole projection (all heads
@@ -205,43 +203,21 @@ export class Olmo2Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "olmo2 model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("olmo2 model", inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+    });
     for (const layer of this.layers) x = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
 /** Options of the Olmo2ForCausalLM constructor. */
-export interface Olmo2ModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type Olmo2ModelOptions = CausalLMOptions;
 
 /** Where OLMo 2's parts sit in the module tree. */
-export const OLMO2_PATHS: DecoderPaths = Object.freeze({
-  layers: "model.layers",
-  attention: "self_attn",
-  mlp: "mlp",
-  finalNorm: "model.norm",
-  lmHead: "lm_head",
-  embed: "model.embed_tokens",
-  layerReturnsTuple: false,
-});
+export const OLMO2_PATHS: DecoderPaths = modelLayersPaths(false);
 
 /**
  * OLMo 2 with its LM head (HF Olmo2ForCausalLM): ids (B, T) -> logits (B, T, V). The head is
@@ -255,46 +231,13 @@ export const OLMO2_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Olmo2ForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: Olmo2Config;
-  /** The device the model computes on. */
-  readonly device: Device;
-  /** The decoder stack. */
-  readonly model: Olmo2Model;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = OLMO2_PATHS;
-
+export class Olmo2ForCausalLM extends ModelTreeForCausalLM<Olmo2Config, Olmo2Model> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Olmo2Config> | Olmo2Config = {}, opts: Olmo2ModelOptions = {}) {
-    super();
-    const c = this.config = parseOlmo2Config(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.model = this.addModule("model", new Olmo2Model(c, this.device, w));
-    this.lm_head = this.addModule(
-      "lm_head",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads });
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return newKVCache(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    return this.lm_head.call(h); // (B, n, V)
+    const c = parseOlmo2Config(config);
+    super(c, (c, device, w) => new Olmo2Model(c, device, w), {
+      paths: OLMO2_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads },
+    }, opts);
   }
 }

@@ -2,19 +2,16 @@
 // partial_rotary_factor, or transformers 5's rope_parameters), Phi3Config's defaults filled in,
 // values checked; longrope ("su", "yarn" as Phi3Config maps them) in its short regime. Pure data.
 
+import {
+  type DecoderConfigFields,
+  kvHeadsValue,
+  sizeFields,
+  tokenFields,
+} from "../_config_common.ts";
 import type { ActivationName } from "../layers/activation.ts";
 import { longrope } from "../layers/longrope.ts";
 import type { RopeScaling } from "../layers/rotary.ts";
-import {
-  activationValue,
-  boolValue,
-  dtypeValue,
-  idListValue,
-  intValue,
-  optIdValue,
-  positiveValue,
-  withDefaults,
-} from "../_config_values.ts";
+import { activationValue, intValue, positiveValue, withDefaults } from "../_config_values.ts";
 
 /**
  * A parsed Phi-3 config under HuggingFace key names (what Phi3Config holds).
@@ -26,25 +23,15 @@ import {
  * [c.num_key_value_heads, c.head_dim, c.sliding_window]; // [32, 96, 2047]
  * ```
  */
-export interface Phi3Config {
-  /** Always "phi3". */
-  model_type: "phi3";
-  /** Width of the residual stream. */
-  hidden_size: number;
+export interface Phi3Config extends DecoderConfigFields {
   /** Width of the gated MLP (gate_up_proj has twice as many outputs). */
   intermediate_size: number;
-  /** Decoder layers. */
-  num_hidden_layers: number;
-  /** Query heads. */
-  num_attention_heads: number;
+  /** Always "phi3". */
+  model_type: "phi3";
   /** Key/value heads (grouped-query attention; default num_attention_heads). */
   num_key_value_heads: number;
   /** Channels per head (`head_dim`, default hidden_size / num_attention_heads). */
   head_dim: number;
-  /** Positions the model was built for. */
-  max_position_embeddings: number;
-  /** Vocabulary size. */
-  vocab_size: number;
   /** Epsilon of every RMSNorm. */
   rms_norm_eps: number;
   /** Rotary base (`rope_theta`, or `rope_parameters.rope_theta`). */
@@ -60,16 +47,6 @@ export interface Phi3Config {
   sliding_window: number | null;
   /** The MLP activation. */
   hidden_act: ActivationName;
-  /** lm_head.weight is embed_tokens.weight. */
-  tie_word_embeddings: boolean;
-  /** Beginning-of-sequence id or null. */
-  bos_token_id: number | null;
-  /** End-of-sequence ids. */
-  eos_token_id: number[];
-  /** Padding id or null. */
-  pad_token_id: number | null;
-  /** The stored dtype, or null: rotary buffers round to it. */
-  dtype: string | null;
 }
 
 /** Phi3Config's defaults (Phi-3-mini's shape). */
@@ -133,14 +110,9 @@ export function parsePhi3Config(json: unknown): Phi3Config {
   }
   const heads = intValue(src, "num_attention_heads");
   src.num_key_value_heads ??= heads;
-  const kv = intValue(src, "num_key_value_heads");
+  const kv = kvHeadsValue(src, heads);
   const hidden = intValue(src, "hidden_size");
   src.head_dim ??= hidden / heads;
-  if (heads % kv !== 0) {
-    throw new RangeError(
-      `Config "num_attention_heads" (${heads}) is not divisible by "num_key_value_heads" (${kv})`,
-    );
-  }
   const headDim = intValue(src, "head_dim");
   const maxPositions = intValue(src, "max_position_embeddings");
   let ropeScaling: RopeScaling | null = null;
@@ -162,24 +134,15 @@ export function parsePhi3Config(json: unknown): Phi3Config {
   }
   return {
     model_type: "phi3",
-    hidden_size: hidden,
-    intermediate_size: intValue(src, "intermediate_size"),
-    num_hidden_layers: intValue(src, "num_hidden_layers"),
-    num_attention_heads: heads,
+    ...sizeFields(src),
     num_key_value_heads: kv,
     head_dim: headDim,
-    max_position_embeddings: maxPositions,
-    vocab_size: intValue(src, "vocab_size"),
     rms_norm_eps: positiveValue(src, "rms_norm_eps"),
     rope_theta: positiveValue(src, "rope_theta"),
     partial_rotary_factor: partial,
     rope_scaling: ropeScaling,
     sliding_window: src.sliding_window === null ? null : intValue(src, "sliding_window"),
     hidden_act: activationValue(src, "hidden_act"),
-    tie_word_embeddings: boolValue(src, "tie_word_embeddings", false),
-    bos_token_id: optIdValue(src, "bos_token_id"),
-    eos_token_id: idListValue(src, "eos_token_id"),
-    pad_token_id: optIdValue(src, "pad_token_id"),
-    dtype: dtypeValue(src),
+    ...tokenFields(src, false),
   };
 }

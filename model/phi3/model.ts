@@ -4,18 +4,16 @@
 // model.rotary_emb, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLM, CausalLMForwardOptions, DecoderPaths, DecoderShape } from "../causal_lm.ts";
-import { Generator } from "../generator.ts";
-import type { KVCache } from "../kv_cache.ts";
-import { decoderShape, forwardInputs, newKVCache } from "../_decoder_shape.ts";
-import { attentionBias, type AttentionContext } from "../layers/attention.ts";
+import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
+import { forwardInputs } from "../_decoder_shape.ts";
+import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
+import type { AttentionContext } from "../layers/attention.ts";
 import { Dropout, Embedding } from "../layers/embedding.ts";
-import { Linear } from "../layers/linear.ts";
 import { RMSNorm } from "../layers/norm.ts";
 import { RotaryEmbedding } from "../layers/rotary.ts";
 import { Module, ModuleList } from "../module.ts";
-import { BaseModelOutput } from "../outputs.ts";
-import { keepLastPositions } from "../logits_to_keep.ts";
+import type { BaseModelOutput } from "../outputs.ts";
 import { parsePhi3Config, type Phi3Config } from "./config.ts";
 import { Phi3Attention, Phi3MLP } from "./layers.ts";
 
@@ -125,45 +123,23 @@ export class Phi3Model extends Module {
 
   /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
   forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const { B, T, past, cache, positionIds } = forwardInputs(
-      "phi3 model",
-      inputIds,
-      opts,
-      this.#device,
-    );
+    const inputs = forwardInputs("phi3 model", inputIds, opts, this.#device);
     let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    this.rotary_emb.ensure(past + T);
     // transformers masks every layer with the sliding window when the config has one.
-    const window = this.#config.sliding_window;
-    const ctx: AttentionContext = {
-      positionEmbeddings: this.rotary_emb.call(x, positionIds),
-      bias: attentionBias(B, T, past, opts.attentionMask, this.#device, window),
-      cache,
-    };
+    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
+      rotary: this.rotary_emb,
+      window: this.#config.sliding_window,
+    });
     for (const layer of this.layers) x = layer.call(x, ctx);
-    cache?.advance(T);
-    return new BaseModelOutput(this.norm.call(x), cache);
+    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
 /** Options of the Phi3ForCausalLM constructor. */
-export interface Phi3ModelOptions {
-  /** Device the model computes on; default cpu. */
-  device?: Device;
-  /** Create weights as shape-only placeholders on meta, for a loader that replaces each. */
-  empty?: boolean;
-}
+export type Phi3ModelOptions = CausalLMOptions;
 
 /** Where Phi-3's parts sit in the module tree. */
-export const PHI3_PATHS: DecoderPaths = Object.freeze({
-  layers: "model.layers",
-  attention: "self_attn",
-  mlp: "mlp",
-  finalNorm: "model.norm",
-  lmHead: "lm_head",
-  embed: "model.embed_tokens",
-  layerReturnsTuple: false,
-});
+export const PHI3_PATHS: DecoderPaths = modelLayersPaths(false);
 
 /**
  * Phi-3 with its LM head (HF Phi3ForCausalLM): ids (B, T) -> logits (B, T, V). The head is
@@ -177,46 +153,13 @@ export const PHI3_PATHS: DecoderPaths = Object.freeze({
  * m.call(tensor([[1, 2]], undefined, { dtype: "int32" })).shape; // [1, 2, 10]
  * ```
  */
-export class Phi3ForCausalLM extends Module implements CausalLM {
-  /** The parsed config (HF key names). */
-  readonly config: Phi3Config;
-  /** The device the model computes on. */
-  readonly device: Device;
-  /** The decoder stack. */
-  readonly model: Phi3Model;
-  /** hidden -> vocab (no bias). */
-  readonly lm_head: Linear;
-  /** Identity generate() calls; `streamer` sees each step. */
-  readonly generator: Generator;
-  /** Family-agnostic sizes. */
-  readonly shape: DecoderShape;
-  /** Paths of layers, norm, head and embedding. */
-  readonly paths: DecoderPaths = PHI3_PATHS;
-
+export class Phi3ForCausalLM extends ModelTreeForCausalLM<Phi3Config, Phi3Model> {
   /** Builds the tree with zero (or placeholder) weights from a config object. */
   constructor(config: Partial<Phi3Config> | Phi3Config = {}, opts: Phi3ModelOptions = {}) {
-    super();
-    const c = this.config = parsePhi3Config(config);
-    this.device = opts.device ?? "cpu";
-    const w: Device = opts.empty ? "meta" : this.device;
-    this.model = this.addModule("model", new Phi3Model(c, this.device, w));
-    this.lm_head = this.addModule(
-      "lm_head",
-      new Linear(c.hidden_size, c.vocab_size, { bias: false, device: w }),
-    );
-    if (c.tie_word_embeddings) this.lm_head.addParameter("weight", this.model.embed_tokens.weight);
-    this.generator = this.addModule("generator", new Generator());
-    this.shape = decoderShape(c, { numKvHeads: c.num_key_value_heads, headDim: c.head_dim });
-  }
-
-  /** A KV cache for `batch` rows on this model's device. */
-  newCache(opts: { batch: number; capacity?: number }): KVCache {
-    return newKVCache(this.shape, this.device, opts);
-  }
-
-  /** ids (B, T) int32 -> logits (B, T, V), (B, n, V) with logitsToKeep n. */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): Tensor {
-    const h = keepLastPositions(this.model.call(inputIds, opts)[0], opts.logitsToKeep); // (B, n, C)
-    return this.lm_head.call(h); // (B, n, V)
+    const c = parsePhi3Config(config);
+    super(c, (c, device, w) => new Phi3Model(c, device, w), {
+      paths: PHI3_PATHS,
+      heads: { numKvHeads: c.num_key_value_heads, headDim: c.head_dim },
+    }, opts);
   }
 }
