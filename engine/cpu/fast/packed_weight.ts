@@ -68,7 +68,16 @@ export function packedWeight(
   return storage;
 }
 
-/** Whether `storage`'s values are still held only as panels (no host copy made yet). */
+/**
+ * Whether `storage`'s values are still held only as panels (no host copy made yet).
+ *
+ * @example
+ * ```ts
+ * import { isPackedOnly, packedWeight } from "./packed_weight.ts";
+ * const s = packedWeight(128, 128, true, (dst) => dst.fill(1));
+ * if (s) isPackedOnly(s); // true until something reads s.buf
+ * ```
+ */
 export function isPackedOnly(storage: Storage): boolean {
   return packedOnly.has(storage);
 }
