@@ -1,27 +1,14 @@
 // LanguageModel: a decoder of any family plus its tokenizer, traceable. Turns inputs (text, ids,
 // tensors) into a left-padded batch, runs one forward pass (trace, scan) or the decoding loop.
 
-import {
-  type Device,
-  fastTierInfo,
-  resolveDevice,
-  startThreads,
-  Tensor,
-  tensor,
-  tidy,
-} from "../engine/mod.ts";
-import { prepareBatch } from "../model/batch.ts";
+import { type Device, fastTierInfo, resolveDevice, startThreads, Tensor } from "../engine/mod.ts";
 import type { CausalLM, DecoderPaths, DecoderShape } from "../model/causal_lm.ts";
 import { familyOf } from "../model/families.ts";
-import { generateHeld, type GenerateOptions } from "../model/generate.ts";
+import type { GenerateOptions } from "../model/generate.ts";
 import { loadModel, type LoadModelOptions, randomModel } from "../model/load.ts";
 import {
-  checkGenerateOptions as checkGenerateOpts,
   checkLogitsToKeep,
   checkOptions,
-  checkPromptLength,
-  checkTokenRows,
-  DEFAULT_MAX_NEW_TOKENS,
   LOAD_OPTIONS,
   RANDOM_OPTIONS,
 } from "../model/validate.ts";
@@ -38,17 +25,17 @@ import {
   checkGenerateOptions,
   checkModeKind,
   checkTraceOptions,
-  invalid,
   type TraceOptions,
 } from "./_request.ts";
 import type { GraphLimits } from "./_validate.ts";
-import { GraphLimitError } from "./errors.ts";
 import { isPlain } from "./graph.ts";
 import { withInterventions } from "./_nonfinite.ts";
 import { NNsight, type RunMode, type TraceFn } from "./nnsight.ts";
 import { copyEdits } from "./edits.ts";
 import { observesLastLogitsOnly } from "./_keep_last.ts";
-import type { InvokeRows, RunPlan } from "./run_plan.ts";
+import { checkRequestInputs, tokenRows } from "./_lm_inputs.ts";
+import { lmPlan } from "./_lm_plan.ts";
+import type { RunPlan } from "./run_plan.ts";
 import type { Resolved, Tracer } from "./tracer.ts";
 
 /**
@@ -302,72 +289,12 @@ export class LanguageModel extends NNsight<CausalLM> {
     mode: Record<string, unknown>,
     limits: Required<GraphLimits>,
   ): void {
-    const vocab = this.shape.vocabSize;
-    let rows = 0, width = 0;
-    inputs.forEach((x, i) => {
-      let ids: number[][];
-      try {
-        ids = this.rowsOf(x);
-      } catch (e) {
-        return invalid(
-          `inputs[${i}]`,
-          x,
-          "text, texts, token ids (number[] or number[][]) or an int32 tensor",
-          e,
-        );
-      }
-      for (const row of ids) {
-        if (row.length === 0) invalid(`inputs[${i}]`, x, "an input of at least one token");
-        const bad = row.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
-        if (bad !== undefined) invalid(`inputs[${i}]`, bad, `token ids: integers in [0, ${vocab})`);
-        width = Math.max(width, row.length);
-      }
-      rows += ids.length;
-    });
-    const steps = mode.kind === "generate"
-      ? (mode.options as { maxNewTokens?: number } | undefined)?.maxNewTokens ??
-        DEFAULT_MAX_NEW_TOKENS
-      : 0;
-    const positions = this.shape.maxPositions;
-    if (width + steps > positions) {
-      invalid(
-        "inputs",
-        `${width} tokens${steps ? ` plus maxNewTokens ${steps}` : ""}`,
-        `at most the model's ${positions} positions`,
-      );
-    }
-    const bytes = rows * (width + steps) * vocab * 4;
-    if (bytes > limits.maxBytes) {
-      throw new GraphLimitError(
-        `The request's ${rows} rows of up to ${width} tokens make ${bytes} bytes of logits, more than maxBytes ${limits.maxBytes}: send fewer or shorter inputs or raise the maxBytes limit of model.run`,
-        { limit: "maxBytes", max: limits.maxBytes, found: bytes },
-      );
-    }
+    checkRequestInputs(inputs, mode, this.shape, limits, (x) => this.rowsOf(x));
   }
 
-  /** Token-id rows of one input. */
+  /** Token-id rows of one input (text needs the tokenizer). */
   rowsOf(input: unknown): number[][] {
-    if (typeof input === "string") return [this.#tokenizerFor(input).encode(input)];
-    if (input instanceof Tensor) {
-      if (input.dtype !== "int32" || input.ndim < 1 || input.ndim > 2) {
-        throw new TypeError(`A Tensor input must be int32 token ids [T] or [B, T], got ${input}`);
-      }
-      const flat = [...input.dataSync()];
-      const T = input.shape[input.ndim - 1];
-      return Array.from({ length: flat.length / T }, (_, b) => flat.slice(b * T, (b + 1) * T));
-    }
-    if (Array.isArray(input) && input.length > 0) {
-      if (input.every((x) => typeof x === "string")) {
-        return input.map((s) => this.#tokenizerFor(s).encode(s));
-      }
-      if (input.every((x) => typeof x === "number")) return [[...input]];
-      if (input.every((x) => Array.isArray(x))) return input.map((r) => [...r]);
-    }
-    throw new TypeError(
-      `Unsupported input ${
-        JSON.stringify(input)?.slice(0, 60)
-      }: use a string, strings, token ids (number[] or number[][]) or an int32 Tensor`,
-    );
+    return tokenRows(input, (text) => this.#tokenizerFor(text));
   }
 
   /** The tokenizer, or an error saying that text needs one. */
@@ -382,78 +309,12 @@ export class LanguageModel extends NNsight<CausalLM> {
 
   /** Left-pads every invoke's rows into one batch and runs a forward pass or generate(). */
   protected override plan(inputs: unknown[], mode: RunMode, root: Module, meta: boolean): RunPlan {
-    const vocab = this.shape.vocabSize;
-    const per = inputs.map((x, i) =>
-      checkTokenRows(this.rowsOf(x), vocab, inputs.length > 1 ? `Invoke ${i}` : "")
-    );
-    const invokes: InvokeRows[] = [];
-    const rows: number[][] = [];
-    for (const r of per) {
-      invokes.push({ start: rows.length, size: r.length });
-      rows.push(...r);
-    }
     const model = root as CausalLM;
     const shape = this.module.shape;
     const pad = this.#tokenizer?.padTokenId ?? shape.padTokenId ?? shape.eosTokenIds[0] ?? 0;
     const device: Device = meta ? "meta" : model.device;
-    const width = Math.max(...rows.map((r) => r.length));
-    if (mode.kind === "generate") {
-      const options = checkGenerateOpts(mode.options as GenerateOptions | undefined, vocab);
-      const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-      checkPromptLength(width, maxNew, shape.maxPositions);
-      let steps = 0;
-      return {
-        invokes,
-        batchSize: rows.length,
-        device,
-        body: async () => {
-          streamPrompt(model, rows, pad, device);
-          const ids = await generateHeld(model, rows, { padTokenId: pad, ...options });
-          steps = ids.shape[1] - width;
-          return ids;
-        },
-        summary: () => `generation ran ${steps} step${steps === 1 ? "" : "s"}`,
-      };
-    }
-    checkPromptLength(width, 0, shape.maxPositions);
-    const { logitsToKeep } = checkTraceOptions(mode.options);
-    return {
-      invokes,
-      batchSize: rows.length,
-      device,
-      // In a tidy: the batch and the forward's intermediates are freed (webgpu); the logits
-      // and the values the trace keeps are not.
-      body: () =>
-        Promise.resolve(tidy(() => {
-          const b = prepareBatch(rows, pad, { device, vocabSize: vocab });
-          const padded = b.lengths.some((n) => n !== b.width);
-          const opts = padded ? { attentionMask: b.attentionMask, positionIds: b.positionIds } : {};
-          return model.call(b.inputIds, { ...opts, logitsToKeep });
-        })),
-      summary: () => "the forward pass ran once (use generate() for more steps)",
-    };
+    return lmPlan(inputs.map((x) => this.rowsOf(x)), mode, model, pad, device);
   }
-}
-
-/**
- * Calls `generator.streamer` with the left-padded prompt ids [B, T] before the first step, as
- * transformers' generate() calls a streamer (so a traced streamer's step 0 is the prompt, then
- * one step per token). The prompt is not fed back: replacing it is an error.
- */
-function streamPrompt(model: CausalLM, rows: number[][], pad: number, device: Device): void {
-  const T = Math.max(...rows.map((r) => r.length));
-  const flat = new Int32Array(rows.length * T).fill(pad);
-  rows.forEach((r, b) => flat.set(r, b * T + T - r.length));
-  tidy(() => {
-    const ids = tensor(flat, [rows.length, T], { device, dtype: "int32" }); // (B, T)
-    const version = ids.storage.version;
-    const out = model.generator.streamer.call(ids);
-    if (out !== ids || ids.storage.version !== version) {
-      throw new TypeError(
-        'generator.streamer\'s first call (step 0) is the prompt, which generate() does not feed back: edit a token step instead (streamer.next() or iter("1:"))',
-      );
-    }
-  });
 }
 
 /** Checks trace() options as the model layer does: TypeError, or LogitsToKeepError for a range. */
