@@ -31,6 +31,12 @@ export {
   type ModelTreeOptions,
 } from "./_causal_lm.ts";
 export type { DecoderConfigFields } from "./_config_common.ts";
+export {
+  type RopeDecoderLayer,
+  type RopeDecoderMask,
+  RopeDecoderModel,
+  type RopeDecoderParts,
+} from "./_rope_decoder.ts";
 export type { Family } from "./family.ts";
 export { FAMILIES, familyOf } from "./families.ts";
 export * from "./gpt2/mod.ts";

@@ -3,7 +3,7 @@
 // post_feedforward_layernorm}, model.norm, model.rotary_emb, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import type { DecoderPaths } from "../causal_lm.ts";
 import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
 import {
   attendCausal,
@@ -11,15 +11,12 @@ import {
   type AttentionContext,
   weightsObserved,
 } from "../layers/attention.ts";
-import { Embedding } from "../layers/embedding.ts";
 import { Linear } from "../layers/linear.ts";
 import { GatedMLP } from "../layers/mlp.ts";
 import { RMSNorm } from "../layers/norm.ts";
-import { applyRotary, RotaryEmbedding } from "../layers/rotary.ts";
-import { Module, ModuleList } from "../module.ts";
-import type { BaseModelOutput } from "../outputs.ts";
-import { forwardInputs } from "../_decoder_shape.ts";
-import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
+import { applyRotary } from "../layers/rotary.ts";
+import { Module } from "../module.ts";
+import { RopeDecoderModel } from "../_rope_decoder.ts";
 import { type Olmo2Config, parseOlmo2Config } from "./config.ts";
 
 /**
@@ -163,53 +160,28 @@ export class Olmo2DecoderLayer extends Module {
  * new Olmo2Model(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
  * ```
  */
-export class Olmo2Model extends Module {
-  /** Token embeddings (V, C). */
-  readonly embed_tokens: Embedding;
-  /** The decoder layers. */
-  readonly layers: ModuleList<Olmo2DecoderLayer>;
-  /** Final RMSNorm. */
-  readonly norm: RMSNorm;
-  /** Rotary tables: output [cos, sin] (B, T, head_dim). */
-  readonly rotary_emb: RotaryEmbedding;
-  readonly #device: Device;
-
+export class Olmo2Model extends RopeDecoderModel<Olmo2DecoderLayer> {
   /** Builds the stack computing on `device`, weights on `weightDevice` (default `device`). */
   constructor(config: Olmo2Config, device: Device, weightDevice: Device = device) {
-    super();
-    const c = config, w = weightDevice;
-    this.#device = device;
-    this.embed_tokens = this.addModule(
-      "embed_tokens",
-      new Embedding(c.vocab_size, c.hidden_size, w),
+    const c = config;
+    super(
+      {
+        name: "olmo2 model",
+        vocabSize: c.vocab_size,
+        hiddenSize: c.hidden_size,
+        numLayers: c.num_hidden_layers,
+        rmsNormEps: c.rms_norm_eps,
+        layer: (i, w) => new Olmo2DecoderLayer(c, i, w),
+        rotary: {
+          headDim: c.hidden_size / c.num_attention_heads,
+          base: c.rope_theta,
+          scaling: c.rope_scaling,
+          bufferDtype: c.dtype,
+        },
+      },
+      device,
+      weightDevice,
     );
-    const layers = Array.from(
-      { length: c.num_hidden_layers },
-      (_, i) => new Olmo2DecoderLayer(c, i, w),
-    );
-    this.layers = this.addModule("layers", new ModuleList(layers));
-    this.norm = this.addModule("norm", new RMSNorm(c.hidden_size, c.rms_norm_eps, { device: w }));
-    this.rotary_emb = this.addModule(
-      "rotary_emb",
-      new RotaryEmbedding({
-        headDim: c.hidden_size / c.num_attention_heads,
-        base: c.rope_theta,
-        scaling: c.rope_scaling,
-        bufferDtype: c.dtype,
-        device,
-      }),
-    );
-  }
-
-  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const inputs = forwardInputs("olmo2 model", inputIds, opts, this.#device);
-    let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
-      rotary: this.rotary_emb,
-    });
-    for (const layer of this.layers) x = layer.call(x, ctx);
-    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 

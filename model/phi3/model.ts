@@ -4,16 +4,13 @@
 // model.rotary_emb, lm_head. Synchronous forward.
 
 import type { Device, Tensor } from "../../engine/mod.ts";
-import type { CausalLMForwardOptions, DecoderPaths } from "../causal_lm.ts";
+import type { DecoderPaths } from "../causal_lm.ts";
 import { type CausalLMOptions, modelLayersPaths, ModelTreeForCausalLM } from "../_causal_lm.ts";
-import { forwardInputs } from "../_decoder_shape.ts";
-import { rotaryContext, stackOutput } from "../_decoder_forward.ts";
 import type { AttentionContext } from "../layers/attention.ts";
-import { Dropout, Embedding } from "../layers/embedding.ts";
+import { Dropout } from "../layers/embedding.ts";
 import { RMSNorm } from "../layers/norm.ts";
-import { RotaryEmbedding } from "../layers/rotary.ts";
-import { Module, ModuleList } from "../module.ts";
-import type { BaseModelOutput } from "../outputs.ts";
+import { Module } from "../module.ts";
+import { RopeDecoderModel } from "../_rope_decoder.ts";
 import { parsePhi3Config, type Phi3Config } from "./config.ts";
 import { Phi3Attention, Phi3MLP } from "./layers.ts";
 
@@ -80,58 +77,32 @@ export class Phi3DecoderLayer extends Module {
  * new Phi3Model(c, "cpu").call(tensor([[1, 2]], undefined, { dtype: "int32" }))[0].shape; // [1, 2, 8]
  * ```
  */
-export class Phi3Model extends Module {
-  /** Token embeddings (V, C). */
-  readonly embed_tokens: Embedding;
-  /** The decoder layers. */
-  readonly layers: ModuleList<Phi3DecoderLayer>;
-  /** Final RMSNorm. */
-  readonly norm: RMSNorm;
-  /** Rotary tables (longrope: times its attention factor): output [cos, sin] (B, T, R). */
-  readonly rotary_emb: RotaryEmbedding;
-  readonly #config: Phi3Config;
-  readonly #device: Device;
-
+export class Phi3Model extends RopeDecoderModel<Phi3DecoderLayer> {
   /** Builds the stack computing on `device`, weights on `weightDevice` (default `device`). */
   constructor(config: Phi3Config, device: Device, weightDevice: Device = device) {
-    super();
-    const c = config, w = weightDevice;
-    this.#config = c;
-    this.#device = device;
-    this.embed_tokens = this.addModule(
-      "embed_tokens",
-      new Embedding(c.vocab_size, c.hidden_size, w),
+    const c = config;
+    super(
+      {
+        name: "phi3 model",
+        vocabSize: c.vocab_size,
+        hiddenSize: c.hidden_size,
+        numLayers: c.num_hidden_layers,
+        rmsNormEps: c.rms_norm_eps,
+        layer: (i, w) => new Phi3DecoderLayer(c, i, w),
+        // Longrope tables come out times its attention factor.
+        rotary: {
+          headDim: c.head_dim,
+          base: c.rope_theta,
+          partialRotaryFactor: c.partial_rotary_factor,
+          scaling: c.rope_scaling,
+          bufferDtype: c.dtype,
+        },
+        // transformers masks every layer with the sliding window when the config has one.
+        mask: { window: c.sliding_window },
+      },
+      device,
+      weightDevice,
     );
-    const layers = Array.from(
-      { length: c.num_hidden_layers },
-      (_, i) => new Phi3DecoderLayer(c, i, w),
-    );
-    this.layers = this.addModule("layers", new ModuleList(layers));
-    this.norm = this.addModule("norm", new RMSNorm(c.hidden_size, c.rms_norm_eps, { device: w }));
-    this.rotary_emb = this.addModule(
-      "rotary_emb",
-      new RotaryEmbedding({
-        headDim: c.head_dim,
-        base: c.rope_theta,
-        partialRotaryFactor: c.partial_rotary_factor,
-        scaling: c.rope_scaling,
-        bufferDtype: c.dtype,
-        device,
-      }),
-    );
-  }
-
-  /** ids (B, T) int32 -> BaseModelOutput (last_hidden_state (B, T, C)). */
-  forward(inputIds: Tensor, opts: CausalLMForwardOptions = {}): BaseModelOutput {
-    const inputs = forwardInputs("phi3 model", inputIds, opts, this.#device);
-    let x = this.embed_tokens.call(inputIds); // (B, T, C)
-    // transformers masks every layer with the sliding window when the config has one.
-    const ctx = rotaryContext(x, inputs, opts.attentionMask, this.#device, {
-      rotary: this.rotary_emb,
-      window: this.#config.sliding_window,
-    });
-    for (const layer of this.layers) x = layer.call(x, ctx);
-    return stackOutput(x, this.norm, inputs.cache, inputs.T);
   }
 }
 
